@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class OutlookSyncConfig(AppConfig):
+    """Two-way sync between WedSync events and one Outlook calendar via Microsoft Graph."""
+
+    name = "outlook_sync"
+    verbose_name = "Outlook calendar sync"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers system checks)

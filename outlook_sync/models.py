@@ -1,0 +1,243 @@
+"""The spec's three tables (WS-217) plus the state that sync needs.
+
+Table, column, constraint and index names follow the spec's SQL exactly; the
+extra columns (documented per field) hold what two-way sync depends on: base
+snapshots, change keys, the delta link, the webhook clientState, the
+needs-reauthorization flag and per-run progress.
+
+Tokens are stored only as Fernet ciphertext (see :mod:`outlook_sync.crypto`);
+read and write them with :meth:`OutlookCalendarIntegration.set_tokens`,
+:meth:`~OutlookCalendarIntegration.get_access_token` and
+:meth:`~OutlookCalendarIntegration.get_refresh_token`.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from wedsync.events.models import EventType
+
+from . import crypto
+
+
+def default_sync_preferences() -> dict:
+    """The spec's default ``sync_preferences`` JSON, verbatim."""
+    return {
+        "syncClientMeetings": True,
+        "syncWeddingEvents": True,
+        "syncDeadlines": True,
+        "syncTravelTime": False,
+        "eventPrefix": "WedSync: ",
+        "createSeparateCalendar": False,
+        "notificationMinutes": [15, 60],
+    }
+
+
+class SyncDirection(models.TextChoices):
+    TO_OUTLOOK = "to_outlook", "WedSync → Outlook only"
+    FROM_OUTLOOK = "from_outlook", "Outlook → WedSync only"
+    BIDIRECTIONAL = "bidirectional", "Two-way sync"
+
+
+class LastSyncStatus(models.TextChoices):
+    PENDING = "pending", "Not synced yet"
+    SUCCESS = "success", "Up to date"
+    ERROR = "error", "Failed"
+    PARTIAL = "partial", "Some events failed"
+
+
+class SyncType(models.TextChoices):
+    FULL_SYNC = "full_sync", "Full sync"
+    INCREMENTAL = "incremental", "Incremental"
+    SINGLE_EVENT = "single_event", "Single event"
+    WEBHOOK_TRIGGERED = "webhook_triggered", "Outlook change"
+
+
+class SyncStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class MappingState(models.TextChoices):
+    SYNCED = "synced", "Synced"
+    PENDING = "pending", "Waiting to sync"
+    CONFLICT = "conflict", "Needs your decision"
+    ERROR = "error", "Couldn't sync"
+
+
+class SpecIndex(models.Index):
+    """An index whose name is the spec's: PostgreSQL allows 63 characters, Django's portable default is 30."""
+
+    max_name_length = 63
+
+
+def _check(field: str, choices: type[models.TextChoices], table: str) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=models.Q(**{f"{field}__in": choices.values}), name=f"{table}_{field}_check")
+
+
+class OutlookCalendarIntegration(models.Model):
+    """A supplier's connection to one Microsoft 365 account and calendar (at most one per supplier)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False, related_name="outlook_integrations")
+    tenant_id = models.CharField(max_length=255)
+    microsoft_user_id = models.CharField(max_length=255)
+    access_token_encrypted = models.TextField()
+    refresh_token_encrypted = models.TextField()
+    token_expires_at = models.DateTimeField()
+    calendar_id = models.CharField(max_length=255, null=True, blank=True)
+    calendar_name = models.TextField(null=True, blank=True)
+    sync_enabled = models.BooleanField(default=True, db_default=True)
+    sync_direction = models.TextField(choices=SyncDirection.choices, default=SyncDirection.BIDIRECTIONAL, db_default=SyncDirection.BIDIRECTIONAL)
+    sync_preferences = models.JSONField(default=default_sync_preferences, db_default=Value(default_sync_preferences(), models.JSONField()))
+    webhook_subscription_id = models.CharField(max_length=255, null=True, blank=True)
+    webhook_expires_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_status = models.TextField(choices=LastSyncStatus.choices, default=LastSyncStatus.PENDING, db_default=LastSyncStatus.PENDING)
+    sync_errors = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # --- sync state beyond the spec's columns ---
+    #: The Microsoft account's sign-in name, shown to the supplier and searchable by support.
+    microsoft_account_email = models.CharField(max_length=320, blank=True, default="")
+    #: Set when Microsoft refused the refresh token: sync stops until the supplier reconnects.
+    needs_reauthorization = models.BooleanField(default=False)
+    #: Why reauthorization is needed, in words for the supplier.
+    reauthorization_reason = models.TextField(blank=True, default="")
+    #: calendarView delta link of the synced window (None until the first full read).
+    delta_link = models.TextField(null=True, blank=True)
+    delta_window_start = models.DateTimeField(null=True, blank=True)
+    delta_window_end = models.DateTimeField(null=True, blank=True)
+    #: Secret echoed by Graph in every change notification (verified in constant time).
+    webhook_client_state = models.CharField(max_length=128, blank=True, default="")
+    #: Whether the supplier wants real-time updates from Outlook (``webhookEnabled``).
+    webhook_enabled = models.BooleanField(default=True)
+    #: Stored conflict rules from ``setAsDefault``: {"<eventType>:<conflictType>": "use_wedsync"|"use_outlook"}.
+    default_conflict_rules = models.JSONField(default=dict, blank=True)
+    #: Until when Microsoft asked us to slow down (shown as "throttled, will retry").
+    throttled_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "outlook_calendar_integrations"
+        verbose_name = "Outlook integration"
+        indexes = [SpecIndex(fields=["user"], name="idx_outlook_integrations_user")]
+        constraints = [
+            _check("sync_direction", SyncDirection, "outlook_calendar_integrations"),
+            _check("last_sync_status", LastSyncStatus, "outlook_calendar_integrations"),
+            models.UniqueConstraint(fields=["user"], name="outlook_calendar_integrations_one_per_supplier"),
+        ]
+
+    def __repr__(self) -> str:  # never includes tokens
+        return f"<OutlookCalendarIntegration {self.id} user={self.user_id} ms_user={self.microsoft_user_id}>"
+
+    def __str__(self) -> str:
+        return f"Outlook for {self.microsoft_account_email or self.microsoft_user_id}"
+
+    # --- tokens (ciphertext only in the columns) ---
+    def set_tokens(self, *, access_token: str, refresh_token: str, expires_at) -> None:
+        """Encrypt and set both tokens and their expiry (the caller saves)."""
+        self.access_token_encrypted = crypto.encrypt(access_token)
+        self.refresh_token_encrypted = crypto.encrypt(refresh_token)
+        self.token_expires_at = expires_at
+
+    def get_access_token(self) -> str:
+        return crypto.decrypt(self.access_token_encrypted)
+
+    def get_refresh_token(self) -> str:
+        return crypto.decrypt(self.refresh_token_encrypted)
+
+
+class OutlookEventMapping(models.Model):
+    """Links one WedSync event to its copy in Outlook, with the state to merge them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, db_index=False, related_name="mappings")
+    wedsync_event_type = models.TextField(choices=EventType.choices)
+    wedsync_event_id = models.CharField(max_length=255)
+    outlook_event_id = models.CharField(max_length=255)
+    outlook_calendar_id = models.CharField(max_length=255)
+    last_synced_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    sync_hash = models.CharField(max_length=255, null=True, blank=True)
+    sync_conflicts = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    # --- sync state beyond the spec's columns ---
+    #: Field values both sides agreed on at the last sync (the merge base).
+    base_snapshot = models.JSONField(default=dict, blank=True)
+    #: Outlook's changeKey after our last read or write: an equal key is our own echo.
+    outlook_change_key = models.CharField(max_length=255, blank=True, default="")
+    #: The WedSync event version last synced; a higher version means WedSync changed.
+    synced_wedsync_version = models.PositiveIntegerField(default=0)
+    sync_state = models.CharField(max_length=16, choices=MappingState.choices, default=MappingState.SYNCED)
+    #: The last per-event error ({errorCode, errorMessage, retryable}) or empty.
+    last_error = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "outlook_event_mappings"
+        verbose_name = "Outlook event mapping"
+        indexes = [
+            SpecIndex(fields=["integration"], name="idx_outlook_event_mappings_integration"),
+            SpecIndex(fields=["wedsync_event_id"], name="idx_outlook_event_mappings_wedsync_event"),
+            SpecIndex(fields=["outlook_event_id"], name="idx_outlook_event_mappings_outlook_event"),
+        ]
+        constraints = [
+            _check("wedsync_event_type", EventType, "outlook_event_mappings"),
+            _check("sync_state", MappingState, "outlook_event_mappings"),
+            models.UniqueConstraint(fields=["integration", "wedsync_event_id"], name="outlook_event_mappings_integration_id_wedsync_event_id_key"),
+            models.UniqueConstraint(fields=["integration", "outlook_event_id"], name="outlook_event_mappings_integration_id_outlook_event_id_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wedsync_event_type} {self.wedsync_event_id} ↔ {self.outlook_event_id[:12]}…"
+
+
+class OutlookSyncHistory(models.Model):
+    """One sync run (a "sync job"): its counters, live progress and errors. ``syncId`` is its id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, db_index=False, related_name="sync_history")
+    sync_type = models.TextField(choices=SyncType.choices)
+    sync_direction = models.TextField(choices=SyncDirection.choices)
+    events_processed = models.IntegerField(default=0, db_default=0)
+    events_created = models.IntegerField(default=0, db_default=0)
+    events_updated = models.IntegerField(default=0, db_default=0)
+    events_deleted = models.IntegerField(default=0, db_default=0)
+    conflicts_detected = models.IntegerField(default=0, db_default=0)
+    sync_status = models.TextField(choices=SyncStatus.choices)
+    sync_errors = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))
+    sync_duration_ms = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    completed_at = models.DateTimeField(null=True, blank=True)
+    triggered_by = models.TextField(default="manual", db_default="manual")
+
+    # --- progress beyond the spec's columns ---
+    #: How many events this run expects to process (for progress and time remaining).
+    total_events = models.IntegerField(default=0)
+    error_events = models.IntegerField(default=0)
+    #: True while the run waits for another run of the same integration to finish.
+    is_queued = models.BooleanField(default=False)
+    #: Only these WedSync event ids (``specificEvents``), or empty for all.
+    specific_event_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        db_table = "outlook_sync_history"
+        verbose_name = "Outlook sync run"
+        verbose_name_plural = "Outlook sync history"
+        ordering = ["-started_at"]
+        indexes = [
+            SpecIndex(fields=["integration"], name="idx_outlook_sync_history_integration"),
+            SpecIndex(fields=["completed_at"], name="idx_outlook_sync_history_completed"),
+        ]
+        constraints = [
+            _check("sync_type", SyncType, "outlook_sync_history"),
+            _check("sync_direction", SyncDirection, "outlook_sync_history"),
+            _check("sync_status", SyncStatus, "outlook_sync_history"),
+        ]
