@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The README's demo command: runs WedSync with the Graph emulator and a worker
+# on SQLite with a filesystem broker (no services needed), seeds a supplier
+# with a week of wedding events, and prints the URL and logins. Ctrl-C stops all.
+set -euo pipefail
+source "$(dirname "$0")/_venv.sh" requirements.txt
+
+DEMO_DIR="$ROOT/var/demo"
+PORT="${DEMO_PORT:-8000}"
+EMULATOR_PORT="${DEMO_EMULATOR_PORT:-8001}"
+mkdir -p "$DEMO_DIR"
+[ -f "$DEMO_DIR/token.key" ] || "$PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$DEMO_DIR/token.key"
+[ -f "$DEMO_DIR/secret.key" ] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > "$DEMO_DIR/secret.key"
+[ -f "$DEMO_DIR/client.secret" ] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' > "$DEMO_DIR/client.secret"
+
+export DJANGO_SETTINGS_MODULE=wedsync.settings
+export DJANGO_DEBUG=1
+export DJANGO_SECRET_KEY="$(cat "$DEMO_DIR/secret.key")"
+export WEDSYNC_VAR_DIR="$DEMO_DIR"
+export DATABASE_URL="sqlite:///$DEMO_DIR/db.sqlite3"
+export CELERY_BROKER_URL="filesystem://"
+export CACHE_URL="filecache://$DEMO_DIR/cache"
+export TOKEN_ENCRYPTION_KEYS="$(cat "$DEMO_DIR/token.key")"
+export MICROSOFT_CLIENT_ID="wedsync-demo"
+export MICROSOFT_CLIENT_SECRET="$(cat "$DEMO_DIR/client.secret")"
+export MICROSOFT_AUTHORITY="https://127.0.0.1:$EMULATOR_PORT/common"
+export MICROSOFT_REDIRECT_URI="http://127.0.0.1:$PORT/calendar/outlook/callback/"
+export GRAPH_BASE_URL="https://127.0.0.1:$EMULATOR_PORT/v1.0"
+export GRAPH_CA_BUNDLE="$DEMO_DIR/emulator-ca.pem"
+export WEBHOOK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT"
+
+"$PY" manage.py migrate --noinput -v 0
+"$PY" manage.py seed_demo
+
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+"$PY" -m graph_emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --tls --ca-file "$GRAPH_CA_BUNDLE" \
+  --state-file "$DEMO_DIR/emulator-state.json" --client-id "$MICROSOFT_CLIENT_ID" \
+  --client-secret "$MICROSOFT_CLIENT_SECRET" --redirect-uri "$MICROSOFT_REDIRECT_URI" --seed-demo-user \
+  > "$DEMO_DIR/emulator.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 40); do grep -q base_url "$DEMO_DIR/emulator.log" 2>/dev/null && break; sleep 0.25; done
+grep -q base_url "$DEMO_DIR/emulator.log" || { echo "The Graph emulator did not start; see $DEMO_DIR/emulator.log" >&2; exit 1; }
+
+"$PY" -m celery -A wedsync worker -B --pool threads --concurrency 4 --loglevel INFO \
+  --schedule "$DEMO_DIR/celerybeat-schedule" > "$DEMO_DIR/worker.log" 2>&1 &
+PIDS+=($!)
+
+cat <<MSG
+
+  WedSync demo is running
+  -----------------------
+  App:            http://127.0.0.1:$PORT/
+  Supplier login: avery / wedding-demo-2026   (Outlook account in the emulator: planner@contoso-weddings.example)
+  Support admin:  http://127.0.0.1:$PORT/admin/   support / support-demo-2026
+  API docs:       http://127.0.0.1:$PORT/api/docs/
+  Logs:           $DEMO_DIR/{emulator,worker}.log
+  Stop with Ctrl-C.
+
+MSG
+"$PY" manage.py runserver "127.0.0.1:$PORT" --noreload
