@@ -1,16 +1,16 @@
 """URL routes of the WedSync monolith."""
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/events/", include("wedsync.events.urls")),
+    path("api/calendar/outlook/", include("outlook_sync.api.urls")),
+    path("", include("calendar_ui.urls")),
 ]

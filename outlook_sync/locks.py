@@ -1,0 +1,114 @@
+"""Cross-process locks and the per-mailbox request cap.
+
+With Redis (``CACHE_URL=redis://...``, production and tests) both work across
+every web and worker process. Without Redis (the demo) the refresh lock is a
+file lock (``fcntl``) and the mailbox cap is per process, which is enough for
+the demo's single worker process.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+import uuid
+from functools import lru_cache
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+#: Microsoft allows 4 concurrent requests per app and mailbox.
+MAILBOX_CONCURRENCY = 4
+#: A slot whose holder died is given back after this many seconds.
+SLOT_LEASE_SECONDS = 120
+
+_ACQUIRE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+class LockTimeout(Exception):
+    """Could not get a lock in time (another process holds it for too long)."""
+
+
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis | None:
+    location = settings.CACHES["default"].get("LOCATION")
+    backend = settings.CACHES["default"]["BACKEND"]
+    if "redis" not in backend.lower() or not location:
+        return None
+    url = location[0] if isinstance(location, (list, tuple)) else location
+    return redis.Redis.from_url(url)
+
+
+@contextlib.contextmanager
+def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0):
+    """Hold the named lock across processes; wait up to ``wait`` seconds for it."""
+    client = _redis()
+    if client is not None:
+        lock = client.lock(f"wedsync:lock:{name}", timeout=timeout, blocking_timeout=wait)
+        if not lock.acquire():
+            raise LockTimeout(name)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()
+        return
+    lock_dir = Path(settings.VAR_DIR) / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name.replace(':', '_')}.lock", "w") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockTimeout(name) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_local_slots: dict[str, threading.BoundedSemaphore] = {}
+_local_slots_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float = 300.0):
+    """Hold one of the mailbox's ``limit`` request slots while a Graph request is in flight."""
+    client = _redis()
+    if client is None:
+        with _local_slots_guard:
+            semaphore = _local_slots.setdefault(mailbox, threading.BoundedSemaphore(limit))
+        if not semaphore.acquire(timeout=wait):
+            raise LockTimeout(f"mailbox {mailbox}")
+        try:
+            yield
+        finally:
+            semaphore.release()
+        return
+    key = f"wedsync:graph-slots:{mailbox}"
+    member = f"{os.getpid()}:{uuid.uuid4().hex}"
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while not client.eval(_ACQUIRE_SLOT, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, member, SLOT_LEASE_SECONDS * 2):
+        if time.monotonic() > deadline:
+            raise LockTimeout(f"mailbox {mailbox}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        yield
+    finally:
+        client.zrem(key, member)

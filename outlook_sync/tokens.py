@@ -1,0 +1,81 @@
+"""Token lifecycle: a valid access token on demand, one refresh at a time per integration.
+
+Refresh tokens rotate: if two workers refreshed the same token at once, the
+loser would present a token Microsoft already replaced and the account would be
+lost. So refreshes run under a cross-process lock, and whoever gets the lock
+second re-reads the row and finds fresh tokens already stored.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import locks
+from .graph import oauth
+from .graph.errors import ReauthorizationRequired
+from .models import OutlookCalendarIntegration
+
+logger = logging.getLogger(__name__)
+
+#: Refresh when less than this is left (MSAL treats < 5 minutes as expired).
+REFRESH_MARGIN = dt.timedelta(minutes=5)
+#: Beat refreshes tokens this far ahead of expiry.
+REFRESH_AHEAD = dt.timedelta(minutes=15)
+
+
+def _fresh(integration: OutlookCalendarIntegration, margin: dt.timedelta) -> bool:
+    return integration.token_expires_at - timezone.now() > margin
+
+
+def access_token(integration_id, *, force_refresh: bool = False, margin: dt.timedelta = REFRESH_MARGIN) -> str:
+    """A usable access token for the integration, refreshing it first if needed.
+
+    ``force_refresh`` is for a 401 from Graph: the stored token was refused even
+    though it looked valid. Raises :class:`ReauthorizationRequired` when the
+    supplier must reconnect (and marks the integration so).
+    """
+    integration = OutlookCalendarIntegration.objects.get(pk=integration_id)
+    if integration.needs_reauthorization:
+        raise ReauthorizationRequired("integration needs reauthorization", code=integration.reauthorization_reason or "invalid_grant")
+    if not force_refresh and _fresh(integration, margin):
+        return integration.get_access_token()
+    refused_token = integration.access_token_encrypted
+    with locks.exclusive(f"token-refresh:{integration_id}"):
+        integration.refresh_from_db()
+        if integration.needs_reauthorization:
+            raise ReauthorizationRequired("integration needs reauthorization", code=integration.reauthorization_reason or "invalid_grant")
+        already_refreshed = integration.access_token_encrypted != refused_token
+        if (already_refreshed or not force_refresh) and _fresh(integration, margin):
+            return integration.get_access_token()
+        try:
+            tokens = oauth.refresh(integration.get_refresh_token())
+        except ReauthorizationRequired as exc:
+            mark_needs_reauthorization(integration.id, exc.code)
+            raise
+        integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
+        integration.save(update_fields=["access_token_encrypted", "refresh_token_encrypted", "token_expires_at", "updated_at"])
+        logger.info("Refreshed Outlook tokens for integration %s (expire %s)", integration.id, tokens.expires_at.isoformat())
+        return tokens.access_token
+
+
+def mark_needs_reauthorization(integration_id, reason_code: str) -> None:
+    """Stop syncing this integration until the supplier reconnects; say why."""
+    with transaction.atomic():
+        updated = OutlookCalendarIntegration.objects.filter(pk=integration_id, needs_reauthorization=False).update(
+            needs_reauthorization=True,
+            reauthorization_reason=reason_code,
+            last_sync_status="error",
+            updated_at=timezone.now(),
+        )
+    if updated:
+        logger.warning("Integration %s needs reauthorization (%s); sync paused", integration_id, reason_code)
+
+
+def integrations_due_for_refresh(within: dt.timedelta = REFRESH_AHEAD):
+    """Ids of healthy integrations whose access token expires within ``within`` (for beat)."""
+    return list(
+        OutlookCalendarIntegration.objects.filter(needs_reauthorization=False, token_expires_at__lt=timezone.now() + within).values_list("id", flat=True)
+    )

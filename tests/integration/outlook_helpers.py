@@ -1,0 +1,53 @@
+"""Steps shared by the Outlook integration tests, all through public surfaces (HTTP API, emulator)."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import MAILBOX, wait_for
+
+BASE = "/api/calendar/outlook"
+
+
+def consent(api_client, graph, *, email: str = MAILBOX, accept: bool = True) -> dict:
+    """Start connecting, go through the emulator's consent page; return the redirect's query (code/state or error)."""
+    started = api_client.get(f"{BASE}/auth")
+    assert started.status_code == 200, started.content
+    location = graph.consent(started.json()["authUrl"], email, accept=accept)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["state"] == started.json()["state"]
+    return query
+
+
+def connect(api_client, graph, *, email: str = MAILBOX) -> dict:
+    """The whole connect flow; returns the callback's JSON."""
+    query = consent(api_client, graph, email=email)
+    response = api_client.post(f"{BASE}/auth/callback", {"code": query["code"], "state": query["state"]})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def wait_for_idle(api_client, *, timeout: float = 60.0) -> list[dict]:
+    """Wait until no sync run of the supplier is in progress; return the recent history."""
+
+    def idle():
+        history = api_client.get(f"{BASE}/sync").json()["recentSyncHistory"]
+        return history if history and all(run["syncStatus"] != "in_progress" for run in history) else None
+
+    return wait_for(idle, timeout=timeout, message="sync runs to finish")
+
+
+def run_sync(api_client, *, sync_type: str = "incremental", timeout: float = 60.0, **extra) -> dict:
+    """Start a sync through the API and wait for it; returns the finished job."""
+    started = api_client.post(f"{BASE}/sync", {"syncType": sync_type, **extra})
+    assert started.status_code == 202, started.content
+    sync_id = started.json()["syncId"]
+
+    def finished():
+        job = api_client.get(f"{BASE}/sync/{sync_id}").json()
+        return job if job["status"] != "in_progress" else None
+
+    return wait_for(finished, timeout=timeout, message=f"sync {sync_id}")
+
+
+def outlook_events(graph, email: str = MAILBOX) -> list[dict]:
+    return graph.events(email)
