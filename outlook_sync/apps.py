@@ -9,4 +9,4 @@ class OutlookSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import checks, receivers  # noqa: F401  (registers system checks and signal receivers)

@@ -20,7 +20,7 @@ from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from wedsync.events.models import EventType
+from wedsync.events.models import CalendarEvent, EventType
 
 from . import crypto
 
@@ -120,7 +120,7 @@ class OutlookCalendarIntegration(models.Model):
     webhook_client_state = models.CharField(max_length=128, blank=True, default="")
     #: Whether the supplier wants real-time updates from Outlook (``webhookEnabled``).
     webhook_enabled = models.BooleanField(default=True)
-    #: Stored conflict rules from ``setAsDefault``: {"<eventType>:<conflictType>": "use_wedsync"|"use_outlook"}.
+    #: Stored conflict rules from ``setAsDefault``: {"<eventType>:<conflictType>": "wedsync"|"outlook"}.
     default_conflict_rules = models.JSONField(default=dict, blank=True)
     #: Until when Microsoft asked us to slow down (shown as "throttled, will retry").
     throttled_until = models.DateTimeField(null=True, blank=True)
@@ -170,6 +170,11 @@ class OutlookEventMapping(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     # --- sync state beyond the spec's columns ---
+    #: The WedSync event as a real foreign key (the spec's ``wedsync_event_id`` is its id as text),
+    #: so that "which events changed since their last sync" is one indexed join.
+    event = models.ForeignKey(CalendarEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="outlook_mappings")
+    #: What this Outlook event is for WedSync: the event itself, or its travel-time block.
+    kind = models.CharField(max_length=8, choices=[("event", "Event"), ("travel", "Travel time")], default="event")
     #: Field values both sides agreed on at the last sync (the merge base).
     base_snapshot = models.JSONField(default=dict, blank=True)
     #: Outlook's changeKey after our last read or write: an equal key is our own echo.
@@ -241,3 +246,49 @@ class OutlookSyncHistory(models.Model):
             _check("sync_direction", SyncDirection, "outlook_sync_history"),
             _check("sync_status", SyncStatus, "outlook_sync_history"),
         ]
+
+
+class OutlookBusyTime(models.Model):
+    """An Outlook event that WedSync did not create: read as busy time, never turned into a WedSync event.
+
+    Kept up to date from calendarView delta so that WedSync can warn before a
+    double booking ("You have 'Dentist' in Outlook at that time").
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, related_name="busy_times")
+    outlook_event_id = models.CharField(max_length=255)
+    subject = models.TextField(blank=True, default="")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    is_all_day = models.BooleanField(default=False)
+    show_as = models.CharField(max_length=32, blank=True, default="busy")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "outlook_busy_times"
+        verbose_name = "Outlook busy time"
+        constraints = [models.UniqueConstraint(fields=["integration", "outlook_event_id"], name="outlook_busy_times_integration_event_key")]
+        indexes = [models.Index(fields=["integration", "starts_at", "ends_at"], name="outlook_busy_window")]
+
+
+class OutlookNotification(models.Model):
+    """A change notification from Microsoft, stored before it is answered (processing happens in a worker).
+
+    Processing is an incremental sync of the integration, so duplicates and
+    out-of-order deliveries are harmless; ``processed_at`` lets a burst share one run.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, related_name="notifications")
+    subscription_id = models.CharField(max_length=255)
+    change_type = models.CharField(max_length=32, blank=True, default="")
+    lifecycle_event = models.CharField(max_length=64, blank=True, default="")
+    outlook_event_id = models.CharField(max_length=255, blank=True, default="")
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "outlook_notifications"
+        verbose_name = "Outlook change notification"
+        indexes = [models.Index(fields=["integration", "processed_at"], name="outlook_notification_pending")]

@@ -101,7 +101,9 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "outlook-settings"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Security (production values come from the environment; see README) ---
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
@@ -149,7 +151,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {}  # filled in below, once the sync settings are read
 
 # --- Token encryption (Fernet keys, newest first; never the SECRET_KEY) ---
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
@@ -160,7 +162,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 SPECTACULAR_SETTINGS.update({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"})
@@ -177,3 +179,19 @@ GRAPH_CA_BUNDLE = env.str("GRAPH_CA_BUNDLE", default="")
 GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=30.0)
 #: Public https base URL where Microsoft can reach this app's webhook endpoints.
 WEBHOOK_PUBLIC_BASE_URL = env.str("WEBHOOK_PUBLIC_BASE_URL", default="").rstrip("/")
+
+# --- Sync behaviour ---
+#: The synced window: from this many days ago ...
+SYNC_WINDOW_PAST_DAYS = env.int("SYNC_WINDOW_PAST_DAYS", default=30)
+#: ... to this many days ahead (calendarView delta is always over a bounded window).
+SYNC_WINDOW_FUTURE_DAYS = env.int("SYNC_WINDOW_FUTURE_DAYS", default=365)
+#: Minutes between safety-net incremental syncs of every healthy integration (Celery beat).
+SAFETY_NET_SYNC_MINUTES = env.int("SAFETY_NET_SYNC_MINUTES", default=15)
+#: Parallel $batch requests per bulk run (Graph allows 4 concurrent requests per mailbox).
+SYNC_BATCH_CONCURRENCY = env.int("SYNC_BATCH_CONCURRENCY", default=4)
+
+CELERY_BEAT_SCHEDULE.update({
+    "outlook-safety-net-sync": {"task": "outlook_sync.tasks.safety_net_sync", "schedule": SAFETY_NET_SYNC_MINUTES * 60.0},
+    "outlook-refresh-tokens": {"task": "outlook_sync.tasks.refresh_expiring_tokens", "schedule": 300.0},
+    "outlook-maintain-subscriptions": {"task": "outlook_sync.tasks.maintain_subscriptions", "schedule": 3600.0},
+})

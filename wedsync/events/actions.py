@@ -170,3 +170,18 @@ def delete_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC) -> Calen
         locked.refresh_from_db(fields=["version", "updated_at"])
         _notify_after_commit(locked, "deleted", source)
     return locked
+
+
+def restore_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC) -> CalendarEvent:
+    """Undo a soft delete (e.g. the supplier chose to keep the Outlook copy of an event deleted in WedSync)."""
+    with transaction.atomic():
+        locked = CalendarEvent.objects.select_for_update().get(pk=event.pk)
+        if not locked.is_deleted:
+            return locked
+        locked.is_deleted = False
+        locked.deleted_at = None
+        locked.version = F("version") + 1
+        locked.save(update_fields=["is_deleted", "deleted_at", "version", "updated_at"])
+        locked.refresh_from_db(fields=["version", "updated_at"])
+        _notify_after_commit(locked, "created", source)
+    return locked

@@ -15,6 +15,7 @@ from wedsync.api_errors import ApiError
 
 from . import actions, selectors
 from .models import CalendarEvent, EventType
+from .signals import collect_scheduling_warnings
 
 # camelCase API name -> model field name
 _FIELD_NAMES = {
@@ -95,7 +96,16 @@ class EventListCreateApi(APIView):
             event = actions.create_event(request.user, **data)
         except actions.EventValidationError as exc:
             raise _validation_error(exc) from None
-        return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)
+        return Response(_with_warnings(event), status=status.HTTP_201_CREATED)
+
+
+def _with_warnings(event) -> dict:
+    """The event, plus ``warnings`` (e.g. "You have 'Dentist' in Outlook at that time") when there are any."""
+    data = EventSerializer(event).data
+    warnings = collect_scheduling_warnings(event)
+    if warnings:
+        data["warnings"] = warnings
+    return data
 
 
 class _WindowSerializer(serializers.Serializer):
@@ -128,6 +138,8 @@ class EventDetailApi(APIView):
             raise _validation_error(exc) from None
         except actions.EventVersionConflict:
             raise ApiError("version_conflict", "This event was changed somewhere else. Reload it and try again.", 409) from None
+        if {"starts_at", "ends_at", "is_all_day"} & set(changes):
+            return Response(_with_warnings(event))
         return Response(EventSerializer(event).data)
 
     @extend_schema(responses={204: None})

@@ -12,3 +12,17 @@ transaction that could still roll back. Keyword arguments:
 from django.dispatch import Signal
 
 event_changed = Signal()
+
+#: Asked when an event is created or moved; receivers return a list of warnings
+#: for the supplier (e.g. an integration that knows of other busy time). Keyword
+#: arguments: ``supplier``, ``event``. Lets the events app show warnings without
+#: knowing which integrations exist.
+scheduling_warnings = Signal()
+
+
+def collect_scheduling_warnings(event) -> list[str]:
+    warnings: list[str] = []
+    for _receiver, answer in scheduling_warnings.send_robust(sender=event.__class__, supplier=event.supplier, event=event):
+        if isinstance(answer, list):
+            warnings.extend(str(w) for w in answer)
+    return warnings

@@ -1,0 +1,372 @@
+"""Every write the integration makes on behalf of a supplier goes through here.
+
+Actions validate, write (``save(update_fields=...)``), and schedule side effects
+after commit. Remote calls are never made inside a database transaction.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+
+from django.db import transaction
+
+from wedsync.api_errors import ApiError
+from wedsync.events import actions as event_actions
+from wedsync.events.models import CalendarEvent
+
+from . import selectors, tasks
+from .graph import calendar_api, oauth
+from .graph.client import GraphClient
+from .graph.errors import GraphError, OAuthError
+from .graph.types import GraphCalendar
+from .models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory, SyncType
+from .receivers import SYNC_SOURCE
+from .sync import engine, mapping, merge, runs
+
+#: A refused action, in the API's error shape (``code``, a message for the supplier, optional ``details``).
+ActionError = ApiError
+
+logger = logging.getLogger(__name__)
+
+_SESSION_FLOWS = "outlook_oauth_flows"
+#: How long a "Connect Outlook" click stays valid.
+AUTH_FLOW_TTL_SECONDS = 10 * 60
+_MAX_PENDING_FLOWS = 5
+
+
+def start_connect(session, user, *, login_hint: str | None = None) -> dict:
+    """Begin connecting Outlook: returns ``{authUrl, state}``; the flow is kept in the supplier's session."""
+    flow = oauth.start_auth_flow(login_hint=login_hint)
+    flows = {k: v for k, v in session.get(_SESSION_FLOWS, {}).items() if time.time() - v["created"] < AUTH_FLOW_TTL_SECONDS}
+    flows[flow["state"]] = {"flow": flow, "user_id": user.pk, "created": time.time()}
+    session[_SESSION_FLOWS] = dict(sorted(flows.items(), key=lambda kv: kv[1]["created"])[-_MAX_PENDING_FLOWS:])
+    return {"authUrl": flow["auth_uri"], "state": flow["state"]}
+
+
+def _take_flow(session, user, state: str) -> dict:
+    """Pop the pending flow for ``state``: single use, this session and supplier only, not expired."""
+    flows = dict(session.get(_SESSION_FLOWS, {}))
+    entry = flows.pop(state, None) if isinstance(state, str) else None
+    session[_SESSION_FLOWS] = flows
+    if entry is None or entry["user_id"] != user.pk:
+        raise OAuthError("invalid_state", "This sign-in link is no longer valid. Please click Connect Outlook again.")
+    if time.time() - entry["created"] > AUTH_FLOW_TTL_SECONDS:
+        raise OAuthError("expired_state", "The Microsoft sign-in took too long. Please click Connect Outlook again.")
+    return entry["flow"]
+
+
+def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalendarIntegration, list[GraphCalendar]]:
+    """Finish connecting: redeem the code, read the account and calendars, then store the integration.
+
+    ``auth_response`` is what Microsoft sent back (``code``/``state`` or
+    ``error``). Nothing is stored unless every step succeeded, so a failure
+    never leaves a half-made integration. Reconnecting the same Microsoft
+    account updates the supplier's existing integration (and clears
+    needs-reauthorization); a different account is refused until the supplier
+    disconnects the first.
+    """
+    flow = _take_flow(session, user, auth_response.get("state"))
+    tokens = oauth.redeem_code(flow, auth_response)
+    client = GraphClient.with_token(tokens.microsoft_user_id or "connecting", tokens.access_token)
+    try:
+        account = calendar_api.me(client)
+        calendars = calendar_api.list_calendars(client)
+    except GraphError as exc:
+        logger.warning("Reading the new Outlook account failed: %s %s", exc.status, exc.code)
+        raise OAuthError("microsoft_unavailable", "We signed you in but couldn't read your Outlook calendars. Please try again.", status=502) from None
+    microsoft_user_id = tokens.microsoft_user_id or account.id
+    default = next((c for c in calendars if c.is_default), calendars[0] if calendars else None)
+    with transaction.atomic():
+        integration = OutlookCalendarIntegration.objects.select_for_update().filter(user=user).first()
+        if integration is not None and integration.microsoft_user_id != microsoft_user_id:
+            raise OAuthError(
+                "already_connected",
+                f"WedSync is already connected to Outlook as {integration.microsoft_account_email or 'another account'}. Disconnect it first to connect a different account.",
+                status=409,
+            )
+        if integration is None:
+            integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
+        integration.tenant_id = tokens.tenant_id or integration.tenant_id
+        integration.microsoft_user_id = microsoft_user_id
+        integration.microsoft_account_email = tokens.username or account.email
+        integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
+        integration.needs_reauthorization = False
+        integration.reauthorization_reason = ""
+        if not integration.calendar_id and default is not None:
+            integration.calendar_id, integration.calendar_name = default.id, default.name
+        integration.save()
+    logger.info("Supplier %s connected Outlook integration %s", user.pk, integration.id)
+    _after_connect(integration)
+    return integration, calendars
+
+
+def _after_connect(integration: OutlookCalendarIntegration) -> None:
+    """First (or catch-up) full sync and the change subscription, both by workers."""
+    if integration.sync_enabled and integration.calendar_id:
+        request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect")
+    integration_id = str(integration.pk)
+    transaction.on_commit(lambda: tasks.ensure_subscription.delay(integration_id))
+
+
+# --- sync runs ---
+def _require_syncable(integration: OutlookCalendarIntegration) -> None:
+    if integration.needs_reauthorization:
+        raise ActionError("needs_reconnect", "Your Outlook connection has expired. Please reconnect Outlook first.", status_code=409)
+    if not integration.calendar_id:
+        raise ActionError("no_calendar", "Choose which Outlook calendar to sync with first.", status_code=409)
+
+
+def request_sync(integration: OutlookCalendarIntegration, *, sync_type: str = SyncType.INCREMENTAL, direction: str | None = None,
+                 specific_events=(), triggered_by: str = "manual") -> tuple[OutlookSyncHistory, int]:
+    """Start (or queue behind the running one) a sync run. Returns ``(run, events_to_process)``.
+
+    A second request while a run waits returns that waiting run instead of
+    adding another: the same work is never done twice.
+    """
+    _require_syncable(integration)
+    if not integration.sync_enabled:
+        raise ActionError("sync_disabled", "Sync is switched off. Switch it on in your Outlook settings first.", status_code=409)
+    if specific_events:
+        sync_type = SyncType.SINGLE_EVENT
+        known = set(map(str, CalendarEvent.objects.filter(supplier=integration.user, pk__in=[e for e in specific_events if _is_uuid(e)]).values_list("id", flat=True)))
+        unknown = [str(e) for e in specific_events if str(e) not in known]
+        if unknown:
+            raise ActionError("unknown_events", "Some of those events aren't in your WedSync calendar.", details={"specificEvents": unknown})
+    run, created = runs.open_run(integration, sync_type=sync_type, direction=direction, triggered_by=triggered_by, specific_event_ids=specific_events)
+    if created:
+        transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+    return run, selectors.events_to_process(integration, sync_type, specific_events)
+
+
+def force_sync_event(integration: OutlookCalendarIntegration, event_id: str, *, direction: str, overwrite_conflicts: bool = False) -> OutlookSyncHistory:
+    """Sync one event now in one direction, overriding the normal rules (``overwriteConflicts`` to override a conflict)."""
+    _require_syncable(integration)
+    row = _mapping_or_404(integration, event_id, allow_unmapped=True)
+    if row is not None and row.sync_state == MappingState.CONFLICT and not overwrite_conflicts:
+        raise ActionError("has_conflict", "This event has a conflict. Resolve it, or force the sync with overwriteConflicts.", status_code=409)
+    run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, direction=direction, triggered_by="force", specific_event_ids=[str(event_id)])
+    if created:
+        transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+    return run
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _mapping_or_404(integration, event_id: str, *, allow_unmapped: bool = False):
+    row = OutlookEventMapping.objects.filter(integration=integration, wedsync_event_id=str(event_id), kind="event").select_related("event").first()
+    if row is None:
+        if allow_unmapped and _is_uuid(event_id) and CalendarEvent.objects.filter(supplier=integration.user, pk=event_id, is_deleted=False).exists():
+            return None
+        raise ActionError("event_not_found", "We couldn't find that event in your synced calendar.", status_code=404)
+    return row
+
+
+# --- conflicts ---
+def resolve_conflict(integration: OutlookCalendarIntegration, event_id: str, *, resolutions: dict, set_as_default: bool = False) -> OutlookEventMapping:
+    """Apply the supplier's choice per conflicted field, then let a run carry it to Outlook.
+
+    The chosen value is written to WedSync, and the base snapshot takes the
+    Outlook value: the next merge then sees "only WedSync changed" where the
+    choice differs from Outlook, and pushes it (with If-Match, so an Outlook
+    edit made meanwhile is merged, not overwritten).
+    """
+    row = _mapping_or_404(integration, event_id)
+    if row.sync_state != MappingState.CONFLICT or not row.sync_conflicts:
+        raise ActionError("no_conflict", "This event has no conflict to resolve.", status_code=409)
+    conflicts = [merge.SyncConflict.from_contract(c) for c in row.sync_conflicts]
+    try:
+        chosen = merge.resolve(conflicts, resolutions)
+    except merge.ResolutionError as exc:
+        raise ActionError("invalid_resolution", "Some of your choices couldn't be applied.", details=exc.errors) from None
+    by_field = {c.field: c for c in conflicts}
+    with transaction.atomic():
+        row = OutlookEventMapping.objects.select_for_update(of=("self",)).select_related("event").get(pk=row.pk)
+        event = row.event
+        base = dict(row.base_snapshot or {})
+        if "deleted" in chosen:
+            _resolve_deletion(row, by_field["deleted"], resolutions["deleted"]["useValue"])
+        else:
+            values = engine.event_values(event)
+            changes = mapping.wedsync_changes({f: v for f, v in chosen.items()}, current_values=values)
+            if changes:
+                event_actions.update_event(event, source=SYNC_SOURCE, **changes)
+            for field in chosen:
+                base[field] = by_field[field].outlook_value
+            remaining = [c.to_contract() for c in conflicts if c.field not in chosen]
+            row.base_snapshot = base
+            row.sync_conflicts = remaining
+            row.sync_state = MappingState.CONFLICT if remaining else MappingState.PENDING
+            row.synced_wedsync_version = 0  # the run must merge this event even when WedSync's values did not change
+            row.save(update_fields=["base_snapshot", "sync_conflicts", "sync_state", "synced_wedsync_version"])
+        if set_as_default:
+            rules = merge.default_rules(conflicts, resolutions, event_type=row.wedsync_event_type)
+            integration.default_conflict_rules = {**(integration.default_conflict_rules or {}), **rules}
+            integration.save(update_fields=["default_conflict_rules", "updated_at"])
+        run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="conflict_resolution", specific_event_ids=[str(event_id)])
+        if created:
+            transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+    row.refresh_from_db()
+    return row
+
+
+def _resolve_deletion(row: OutlookEventMapping, conflict, use: str) -> None:
+    """Deleted on one side, edited on the other: keep the edit (restore) or confirm the delete."""
+    event = row.event
+    wedsync_deleted = conflict.wedsync_value is None
+    keep_edit = (use == "outlook") if wedsync_deleted else (use == "wedsync")
+    if wedsync_deleted and keep_edit:
+        # Restore in WedSync with its last values as the base: the run re-reads Outlook and takes its edits.
+        restored = event_actions.restore_event(event, source=SYNC_SOURCE)
+        prefs = mapping.SyncPreferences.from_json(row.integration.sync_preferences or {})
+        row.base_snapshot = mapping.snapshot_from_wedsync(engine.event_values(restored), prefs)
+        row.outlook_change_key = ""
+    elif wedsync_deleted:
+        pass  # the run deletes the Outlook copy (the WedSync side is deleted)
+    elif keep_edit:
+        row.outlook_event_id = f"{engine.RECREATE_PREFIX}{row.outlook_event_id}"  # the run makes the Outlook copy again
+    else:
+        event_actions.delete_event(event, source=SYNC_SOURCE)
+    row.sync_conflicts = []
+    row.sync_state = MappingState.PENDING
+    row.synced_wedsync_version = 0
+    row.save()
+
+
+# --- settings ---
+def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> dict:
+    """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""
+    old_prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    requires_full = False
+    schedule_changed = False
+    fields = ["updated_at"]
+    if "syncPreferences" in changes:
+        try:
+            patch = mapping.validate_preferences_patch(changes["syncPreferences"])
+        except mapping.PreferencesError as exc:
+            raise ActionError("invalid_preferences", "Some sync preferences aren't valid.", details=exc.errors) from None
+        new_json = {**old_prefs.to_json(), **patch}
+        new_prefs = mapping.SyncPreferences.from_json(new_json)
+        if new_prefs.create_separate_calendar and not old_prefs.create_separate_calendar and "calendarId" not in changes:
+            changes["calendarId"] = _separate_calendar(integration).id
+        requires_full |= mapping.changed_preferences_need_full_resync(old_prefs, new_prefs)
+        integration.sync_preferences = new_json
+        fields.append("sync_preferences")
+    if "calendarId" in changes and changes["calendarId"] != integration.calendar_id:
+        calendar = _account_calendar(integration, changes["calendarId"])
+        if not calendar.can_edit:
+            raise ActionError("calendar_read_only", f"WedSync can't add events to “{calendar.name}”. Please choose a calendar you can edit.")
+        integration.calendar_id, integration.calendar_name = calendar.id, calendar.name
+        integration.delta_link = None
+        fields += ["calendar_id", "calendar_name", "delta_link"]
+        requires_full = True
+    if "syncDirection" in changes and changes["syncDirection"] != integration.sync_direction:
+        integration.sync_direction = changes["syncDirection"]
+        fields.append("sync_direction")
+        requires_full = True
+    if "syncEnabled" in changes and changes["syncEnabled"] != integration.sync_enabled:
+        integration.sync_enabled = changes["syncEnabled"]
+        fields.append("sync_enabled")
+        schedule_changed = True
+        requires_full |= integration.sync_enabled
+    webhook_changed = False
+    if "webhookEnabled" in changes and changes["webhookEnabled"] != integration.webhook_enabled:
+        integration.webhook_enabled = changes["webhookEnabled"]
+        fields.append("webhook_enabled")
+        webhook_changed = True
+    integration.save(update_fields=fields)
+    if webhook_changed or "calendar_id" in fields or schedule_changed:
+        integration_id = str(integration.pk)
+        transaction.on_commit(lambda: tasks.ensure_subscription.delay(integration_id))
+    if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
+        request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
+    return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
+
+
+def _graph_call(integration, fn):
+    try:
+        return fn(GraphClient.for_integration(integration))
+    except GraphError as exc:
+        raise ActionError(exc.error_code, exc.user_message, status_code=409 if exc.error_code == "needs_reconnect" else 502) from None
+
+
+def account_calendars(integration: OutlookCalendarIntegration):
+    return _graph_call(integration, calendar_api.list_calendars)
+
+
+def _account_calendar(integration, calendar_id: str):
+    calendar = next((c for c in account_calendars(integration) if c.id == calendar_id), None)
+    if calendar is None:
+        raise ActionError("unknown_calendar", "That calendar isn't in your Outlook account any more. Please pick another.", details={"calendarId": calendar_id})
+    return calendar
+
+
+SEPARATE_CALENDAR_NAME = "WedSync"
+
+
+def _separate_calendar(integration):
+    """The dedicated "WedSync" calendar: reused when it exists, created otherwise."""
+    existing = next((c for c in account_calendars(integration) if c.name == SEPARATE_CALENDAR_NAME), None)
+    return existing or _graph_call(integration, lambda client: calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME))
+
+
+# --- disconnect ---
+def disconnect(integration: OutlookCalendarIntegration) -> dict:
+    """Remove from Outlook exactly the events WedSync put there, then forget the integration.
+
+    Ours are the events carrying WedSync's extended property (found by a
+    filtered query, so even events whose mapping was lost), plus mapped ones.
+    The supplier's own events are never touched. When Microsoft no longer
+    accepts the connection, nothing can be deleted in Outlook; the integration
+    is removed anyway and the count says 0.
+    """
+    events_deleted = 0
+    unsubscribed = False
+    if not integration.needs_reauthorization:
+        client = GraphClient.for_integration(integration)
+        try:
+            calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
+            ours = set(integration.mappings.values_list("outlook_event_id", flat=True))
+            for calendar_id in calendar_ids:
+                ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID))
+            events_deleted = engine.delete_outlook_events(client, sorted(ours))
+            if integration.webhook_subscription_id:
+                from . import webhooks
+
+                unsubscribed = webhooks.unsubscribe(client, integration)
+        except GraphError as exc:
+            if exc.error_code != "needs_reconnect":
+                raise ActionError(exc.error_code, "We couldn't remove your WedSync events from Outlook just now, so nothing was disconnected. Please try again.", status_code=502) from None
+    mappings_deleted = integration.mappings.count()
+    with transaction.atomic():
+        integration.mappings.all().delete()
+        integration.delete()
+    logger.info("Integration %s disconnected: %d Outlook events and %d mappings removed", integration.pk, events_deleted, mappings_deleted)
+    return {"success": True, "eventsDeleted": events_deleted, "mappingsDeleted": mappings_deleted, "webhookUnsubscribed": unsubscribed}
+
+
+# --- availability ---
+def availability(integration: OutlookCalendarIntegration, start, end) -> tuple[list[dict], str]:
+    """Outlook busy time in [start, end): from synced data when the window is synced, else Graph's getSchedule."""
+    window_start, window_end = integration.delta_window_start, integration.delta_window_end
+    if integration.delta_link and window_start and window_end and window_start <= start and end <= window_end:
+        rows = selectors.busy_intervals(integration, start, end)
+        return [{"start": r.starts_at, "end": r.ends_at, "subject": r.subject, "isAllDay": r.is_all_day, "showAs": r.show_as} for r in rows], "synced"
+    items = _graph_call(integration, lambda client: calendar_api.get_schedule(client, integration.microsoft_account_email, start, end))
+    return [{"start": i.start, "end": i.end, "subject": i.subject, "isAllDay": False, "showAs": i.status} for i in items], "schedule"
+
+
+def busy_conflicts(supplier, *, starts_at, ends_at, exclude_event_id=None) -> list[str]:
+    """Warnings for a WedSync event placed over Outlook-only busy time ("You have 'Dentist' in Outlook at that time")."""
+    integration = selectors.supplier_integration(supplier)
+    if integration is None:
+        return []
+    rows = selectors.busy_intervals(integration, starts_at, ends_at)[:5]
+    return [f"You have “{r.subject or 'something'}” in Outlook at that time." for r in rows]

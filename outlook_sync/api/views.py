@@ -1,0 +1,168 @@
+"""The spec's REST endpoints under ``/api/calendar/outlook/``: parse, call one action or selector, serialize."""
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from wedsync.api_errors import ApiError
+
+from .. import actions, selectors
+from ..graph.errors import OAuthError
+from ..models import OutlookCalendarIntegration
+from .serializers import (
+    AvailabilityQuerySerializer,
+    AvailabilityResponseSerializer,
+    EventsQuerySerializer,
+    EventsResponseSerializer,
+    ForceSyncRequestSerializer,
+    ForceSyncResponseSerializer,
+    OutlookMappedEventSerializer,
+    RemoveIntegrationResponseSerializer,
+    ResolveConflictRequestSerializer,
+    ResolveConflictResponseSerializer,
+    SyncJobResponseSerializer,
+    SyncRequestSerializer,
+    SyncResponseSerializer,
+    SyncStatusResponseSerializer,
+    UpdateSettingsRequestSerializer,
+    UpdateSettingsResponseSerializer,
+    OutlookAuthResponseSerializer,
+    OutlookCallbackRequestSerializer,
+    OutlookCallbackResponseSerializer,
+)
+
+
+def oauth_api_error(exc: OAuthError) -> ApiError:
+    return ApiError(exc.code, exc.user_message, exc.status)
+
+
+class OutlookAuthApi(APIView):
+    @extend_schema(responses=OutlookAuthResponseSerializer, summary="Start connecting Outlook (OAuth 2.0 + PKCE)")
+    def get(self, request):
+        try:
+            return Response(actions.start_connect(request.session, request.user))
+        except OAuthError as exc:
+            raise oauth_api_error(exc) from None
+
+
+class OutlookAuthCallbackApi(APIView):
+    @extend_schema(request=OutlookCallbackRequestSerializer, responses=OutlookCallbackResponseSerializer, summary="Finish connecting Outlook")
+    def post(self, request):
+        payload = OutlookCallbackRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            integration, calendars = actions.complete_connect(request.session, request.user, dict(payload.validated_data))
+        except OAuthError as exc:
+            raise oauth_api_error(exc) from None
+        return Response(OutlookCallbackResponseSerializer({"success": True, "integration": integration, "calendars": [c.to_contract() for c in calendars]}).data)
+
+
+def _integration(request) -> OutlookCalendarIntegration:
+    """The caller's own integration; any other supplier's is unreachable by construction."""
+    integration = selectors.supplier_integration(request.user)
+    if integration is None:
+        raise ApiError("not_connected", "Outlook isn't connected yet. Connect it from your calendar settings.", status_code=404)
+    return integration
+
+
+def _validated(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SyncApi(APIView):
+    @extend_schema(responses=SyncStatusResponseSerializer, summary="Sync status, statistics, recent runs and webhook state")
+    def get(self, request):
+        integration = _integration(request)
+        return Response(SyncStatusResponseSerializer({
+            "integration": integration,
+            "syncStats": selectors.sync_stats(integration),
+            "recentSyncHistory": selectors.recent_history(integration),
+            "webhookStatus": selectors.webhook_status(integration),
+        }).data)
+
+    @extend_schema(request=SyncRequestSerializer, responses={202: SyncResponseSerializer}, summary="Start a sync (queued behind a running one)")
+    def post(self, request):
+        integration = _integration(request)
+        data = _validated(SyncRequestSerializer, request.data)
+        run, events = actions.request_sync(
+            integration, sync_type=data["syncType"], direction=data.get("syncDirection"), specific_events=data["specificEvents"],
+        )
+        return Response(SyncResponseSerializer({
+            "syncId": run.pk, "status": "queued" if run.is_queued else "started",
+            "estimatedDuration": selectors.estimated_seconds(events), "eventsToProcess": events,
+        }).data, status=202)
+
+
+class SyncJobApi(APIView):
+    @extend_schema(responses=SyncJobResponseSerializer, summary="Progress of one sync run", operation_id="calendar_outlook_sync_job_retrieve")
+    def get(self, request, sync_id):
+        run = selectors.sync_job(_integration(request), sync_id)
+        if run is None:
+            raise ApiError("sync_not_found", "We couldn't find that sync.", status_code=404)
+        return Response(SyncJobResponseSerializer(run).data)
+
+
+class EventsApi(APIView):
+    @extend_schema(parameters=[EventsQuerySerializer], responses=EventsResponseSerializer, summary="Synced events and their status")
+    def get(self, request):
+        integration = _integration(request)
+        query = _validated(EventsQuerySerializer, request.query_params)
+        rows = selectors.mapped_events(
+            integration, event_type=query.get("eventType"), status=query.get("status"), start=query.get("startDate"), end=query.get("endDate"),
+        )
+        paginator = Paginator(rows, query["pageSize"])
+        page_number = min(query["page"], max(paginator.num_pages, 1))
+        page = paginator.page(page_number)
+        prefix = (integration.sync_preferences or {}).get("eventPrefix", "")
+        return Response({
+            "events": OutlookMappedEventSerializer(page.object_list, many=True, context={"prefix": prefix}).data,
+            "pagination": {"page": page_number, "totalPages": paginator.num_pages if paginator.count else 0, "totalEvents": paginator.count},
+        })
+
+
+class ResolveConflictApi(APIView):
+    @extend_schema(request=ResolveConflictRequestSerializer, responses=ResolveConflictResponseSerializer, summary="Resolve a conflicted event")
+    def post(self, request, event_id):
+        integration = _integration(request)
+        data = _validated(ResolveConflictRequestSerializer, request.data)
+        row = actions.resolve_conflict(integration, event_id, resolutions=data["resolutions"], set_as_default=data["setAsDefault"])
+        prefix = (integration.sync_preferences or {}).get("eventPrefix", "")
+        return Response({"success": True, "event": OutlookMappedEventSerializer(row, context={"prefix": prefix}).data})
+
+
+class ForceSyncApi(APIView):
+    @extend_schema(request=ForceSyncRequestSerializer, responses={202: ForceSyncResponseSerializer}, summary="Sync one event now in one direction")
+    def post(self, request, event_id):
+        integration = _integration(request)
+        data = _validated(ForceSyncRequestSerializer, request.data)
+        run = actions.force_sync_event(integration, event_id, direction=data["direction"], overwrite_conflicts=data["overwriteConflicts"])
+        return Response({"success": True, "syncId": str(run.pk)}, status=202)
+
+
+class SettingsApi(APIView):
+    @extend_schema(request=UpdateSettingsRequestSerializer, responses=UpdateSettingsResponseSerializer, summary="Change sync settings")
+    def put(self, request):
+        integration = _integration(request)
+        data = _validated(UpdateSettingsRequestSerializer, request.data)
+        outcome = actions.update_settings(integration, dict(data))
+        integration.refresh_from_db()
+        return Response(UpdateSettingsResponseSerializer({"integration": integration, **outcome}).data)
+
+
+class IntegrationApi(APIView):
+    @extend_schema(responses=RemoveIntegrationResponseSerializer, summary="Disconnect Outlook and remove WedSync's events from it")
+    def delete(self, request):
+        return Response(RemoveIntegrationResponseSerializer(actions.disconnect(_integration(request))).data)
+
+
+class AvailabilityApi(APIView):
+    @extend_schema(parameters=[AvailabilityQuerySerializer], responses=AvailabilityResponseSerializer, summary="Outlook busy time in a window")
+    def get(self, request):
+        integration = _integration(request)
+        query = _validated(AvailabilityQuerySerializer, request.query_params)
+        busy, source = actions.availability(integration, query["start"], query["end"])
+        return Response(AvailabilityResponseSerializer({"busy": busy, "source": source}).data)
