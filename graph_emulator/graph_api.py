@@ -1,0 +1,903 @@
+"""Microsoft Graph v1.0 calendar API under ``/v1.0``.
+
+Requests are turned into a small :class:`GReq` and routed by a table of
+regexes, so that an HTTP request and an item inside ``$batch`` go through the
+same handlers, the same fault injection and the same throttling accounting:
+
+* HTTP request: count it, resolve the bearer token, apply a matching fault,
+  take a concurrency slot of (app, mailbox), spend one unit of the request
+  budget, sleep the service time, run the handler.
+* ``$batch``: the envelope takes ONE slot for its whole duration; each item
+  is counted, may hit a fault, spends budget (an item over budget gets its own
+  429 + Retry-After while the envelope stays 200), sleeps the service time and
+  runs the handler, in order, honouring ``dependsOn`` (424 when a dependency
+  failed).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import eventmodel, tz
+from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, GraphError, error_body
+from .throttling import format_retry_after
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+ODATA_ALIASES = {"select", "expand", "filter", "top", "skip", "orderby", "count", "search", "skiptoken", "deltatoken"}
+
+
+class Dropped(Exception):
+    """The connection was dropped on purpose (a fault); nothing may be sent."""
+
+
+@dataclass
+class GReq:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    base: str
+    user: dict | None = None
+    client_id: str | None = None
+    in_batch: bool = False
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def graph_base(self) -> str:
+        return f"{self.base}/v1.0"
+
+
+@dataclass
+class GResp:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_response(req: GReq | None, status: int, code: str | None = None, message: str | None = None, headers: dict | None = None) -> GResp:
+    code = code or DEFAULT_CODES.get(status, "UnknownError")
+    message = message or DEFAULT_MESSAGES.get(status, code)
+    client_request_id = req.headers.get("client-request-id") if req else None
+    return GResp(status, error_body(code, message, req.request_id if req else None, client_request_id), dict(headers or {}))
+
+
+# --- request parsing helpers ---
+def parse_query(query_string: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        if not key.startswith("$") and key.lower() in ODATA_ALIASES:
+            key = "$" + key.lower()
+        elif key.startswith("$"):
+            key = key.lower()
+        out[key] = value
+    return out
+
+
+_PREFER_RE = re.compile(r'\s*([A-Za-z][\w.-]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,;]*))?\s*(?:;[^,]*)?(?:,|$)')
+
+
+def parse_prefer(headers: dict[str, str]) -> dict[str, str]:
+    prefs: dict[str, str] = {}
+    text = headers.get("prefer", "")
+    for m in _PREFER_RE.finditer(text):
+        if not m.group(1):
+            continue
+        value = (m.group(2) or "").strip()
+        if value.startswith('"') and value.endswith('"'):
+            value = value[1:-1]
+        prefs[m.group(1).lower()] = value
+    return prefs
+
+
+def _int_param(req: GReq, name: str) -> int | None:
+    raw = req.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise GraphError(400, "BadRequest", f"Invalid {name} value '{raw}'.") from None
+    if value < 0:
+        raise GraphError(400, "BadRequest", f"Invalid {name} value '{raw}'.")
+    return value
+
+
+_EXT_FILTER_RE = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'((?:[^']|'')*)'"
+    r"(?:\s+and\s+\1/value\s+(eq|ne)\s+('(?:[^']|'')*'|null))?\s*\)\s*$",
+    re.IGNORECASE,
+)
+_EXPAND_RE = re.compile(r"^singleValueExtendedProperties(?:\(\s*\$filter\s*=\s*(.*)\))?$", re.IGNORECASE)
+_ID_EQ_RE = re.compile(r"id\s+eq\s+'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def parse_filter(req: GReq) -> Callable[[dict], bool] | None:
+    text = req.query.get("$filter")
+    if not text:
+        return None
+    m = _EXT_FILTER_RE.match(text)
+    if not m:
+        raise GraphError(400, "ErrorInvalidUrlQueryFilter", f"The $filter '{text}' is not supported by graph_emulator (only singleValueExtendedProperties/Any(...)).")
+    prop_id = m.group(2).replace("''", "'")
+    op, raw = m.group(3), m.group(4)
+    value = None if raw is None or raw.lower() == "null" else raw[1:-1].replace("''", "'")
+    return lambda record: eventmodel.matches_ext_filter(record, prop_id, op, value)
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current)
+    return [p.strip() for p in parts]
+
+
+def render_options(req: GReq, *, allow_expand: bool = True) -> tuple[eventmodel.RenderOptions, dict[str, str]]:
+    prefs = parse_prefer(req.headers)
+    applied: dict[str, str] = {}
+    zone_name = prefs.get("outlook.timezone")
+    if zone_name:
+        if not tz.is_known_zone(zone_name):
+            raise GraphError(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{zone_name}'.")
+        applied["outlook.timezone"] = f'outlook.timezone="{zone_name}"'
+    body_type = (prefs.get("outlook.body-content-type") or "").lower() or None
+    if body_type in ("text", "html"):
+        applied["outlook.body-content-type"] = f'outlook.body-content-type="{body_type}"'
+    else:
+        body_type = None
+    select = None
+    if req.query.get("$select"):
+        select = {s.strip() for s in req.query["$select"].split(",") if s.strip()}
+    expand: list[str] | bool | None = None
+    if allow_expand and req.query.get("$expand"):
+        for part in _split_top_level(req.query["$expand"]):
+            m = _EXPAND_RE.match(part)
+            if not m:
+                continue
+            if m.group(1):
+                expand = [x.replace("''", "'").lower() for x in _ID_EQ_RE.findall(m.group(1))]
+            else:
+                expand = True
+    return eventmodel.RenderOptions(zone_name or "UTC", select, expand, body_type), applied
+
+
+def page_size(req: GReq, emu: Emulator, default_key: str = "default_page_size") -> tuple[int, dict[str, str]]:
+    prefs = parse_prefer(req.headers)
+    applied: dict[str, str] = {}
+    top = _int_param(req, "$top")
+    size = int(emu.config[default_key])
+    raw = prefs.get("odata.maxpagesize")
+    if raw:
+        try:
+            size = max(1, int(raw))
+            applied["odata.maxpagesize"] = f"odata.maxpagesize={size}"
+        except ValueError:
+            pass
+    if top is not None:
+        size = max(1, top)
+    return min(size, int(emu.config["max_page_size"])), applied
+
+
+def preference_header(*applied: dict[str, str]) -> dict[str, str]:
+    values = [v for a in applied for v in a.values()]
+    return {"Preference-Applied": ", ".join(values)} if values else {}
+
+
+def link(req: GReq, params: dict[str, str]) -> str:
+    return f"{req.graph_base}{quote(req.path, safe='/$=')}?" + urlencode(params, safe="$'(),:/", quote_via=quote)
+
+
+def paged(req: GReq, emu: Emulator, items: list, render: Callable[[Any], dict], extra_headers: dict) -> GResp:
+    size, applied = page_size(req, emu)
+    skip = _int_param(req, "$skip") or 0
+    chunk = items[skip:skip + size]
+    body: dict = {"@odata.context": f"{req.graph_base}/$metadata#{req.path.strip('/')}", "value": [render(i) for i in chunk]}
+    if skip + size < len(items):
+        params = {k: v for k, v in req.query.items() if k != "$skip"}
+        params["$skip"] = str(skip + size)
+        body["@odata.nextLink"] = link(req, params)
+    return GResp(200, body, {**extra_headers, **preference_header(applied)})
+
+
+def parse_window(req: GReq) -> tuple[dt.datetime, dt.datetime]:
+    start, end = req.query.get("startDateTime"), req.query.get("endDateTime")
+    if not start or not end:
+        raise GraphError(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+    try:
+        window = tz.parse_query_instant(start), tz.parse_query_instant(end)
+    except tz.BadDateTime:
+        raise GraphError(400, "ErrorInvalidParameter", "The value of the parameter 'StartDateTime' or 'EndDateTime' is not a valid date-time.") from None
+    if window[1] < window[0]:
+        raise GraphError(400, "ErrorInvalidParameter", "The parameter 'EndDateTime' must be after 'StartDateTime'.")
+    return window
+
+
+# --- shared calendar operations (Graph handlers and the control API use these) ---
+class Calendar:
+    """Event operations for one mailbox; the control API acts through the same code as Graph clients."""
+
+    def __init__(self, emu: Emulator, user: dict):
+        self.emu = emu
+        self.store = emu.store
+        self.user = user
+
+    def calendar(self, calendar_id: str | None) -> dict:
+        if calendar_id is None:
+            return self.store.default_calendar(self.user["id"])
+        calendar = self.store.calendars.get(calendar_id)
+        if calendar is None or calendar["user_id"] != self.user["id"]:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return calendar
+
+    def event(self, event_id: str, calendar_id: str | None = None) -> dict:
+        record = self.store.events.get(event_id)
+        if record is None or record["user_id"] != self.user["id"] or (calendar_id and record["calendar_id"] != calendar_id):
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return record
+
+    def create(self, payload: Any, calendar_id: str | None = None) -> tuple[dict, bool]:
+        """Create an event; returns (record, created). A known transactionId returns the existing event."""
+        calendar = self.calendar(calendar_id)
+        txn = payload.get("transactionId") if isinstance(payload, dict) else None
+        if txn:
+            existing_id = self.store.transactions.get(self.user["id"], {}).get(txn)
+            if existing_id and existing_id in self.store.events:
+                return self.store.events[existing_id], False
+        record = eventmodel.apply_payload(eventmodel.new_record(self.user, calendar), payload, creating=True)
+        self.store.events[record["id"]] = record
+        if txn:
+            self.store.transactions.setdefault(self.user["id"], {})[txn] = record["id"]
+        self._invite(record, [])
+        self.store.record_write(record, "created")
+        return record, True
+
+    def update(self, event_id: str, payload: Any, *, if_match: str | None = None, calendar_id: str | None = None) -> dict:
+        record = self.event(event_id, calendar_id)
+        self._check_if_match(record, if_match)
+        updated = eventmodel.apply_payload(record, payload, creating=False)
+        before = [a["emailAddress"]["address"].lower() for a in record["props"]["attendees"]]
+        record.clear()
+        record.update(updated)
+        self._invite(record, before)
+        self.store.record_write(record, "updated")
+        return record
+
+    def delete(self, event_id: str, *, if_match: str | None = None, calendar_id: str | None = None) -> None:
+        record = self.event(event_id, calendar_id)
+        self._check_if_match(record, if_match)
+        self.store.delete_event(record)
+
+    @staticmethod
+    def _check_if_match(record: dict, if_match: str | None) -> None:
+        if not if_match or if_match.strip() == "*":
+            return
+        current = record["changeKey"]
+        offered = [v.strip() for v in if_match.split(",")]
+        if not any(v in (eventmodel.etag(record), f'"{current}"', current) for v in offered):
+            raise GraphError(412, "ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.")
+
+    def _invite(self, record: dict, before: list[str]) -> None:
+        """Graph mails invitations to new attendees; the emulator records them (GET /_emulator/invitations)."""
+        for attendee in record["props"]["attendees"]:
+            address = attendee["emailAddress"]["address"]
+            if address.lower() not in before:
+                self.store.invitations.append({
+                    "from": self.user["email"], "to": address, "event_id": record["id"],
+                    "subject": record["props"]["subject"], "at": tz.iso(tz.now()),
+                })
+
+
+# --- routing ---
+Handler = Callable[["GraphAPI", GReq, dict, re.Match], Awaitable[GResp]]
+ROUTES: list[tuple[set[str], re.Pattern, Handler]] = []
+USER_ROUTES: list[tuple[set[str], re.Pattern, Handler]] = []
+
+_ID = r"([^/]+)"
+_CAL = r"(?:/calendar|/calendars/" + _ID + r")"
+
+
+def user_route(methods: str, pattern: str):
+    def register(fn):
+        USER_ROUTES.append((set(methods.split()), re.compile("^" + pattern + "/?$", re.IGNORECASE), fn))
+        return fn
+    return register
+
+
+def route(methods: str, pattern: str):
+    def register(fn):
+        ROUTES.append((set(methods.split()), re.compile("^" + pattern + "/?$", re.IGNORECASE), fn))
+        return fn
+    return register
+
+
+class GraphAPI:
+    def __init__(self, emu: Emulator):
+        self.emu = emu
+
+    # --- entry points ---
+    async def handle_http(self, request: Request) -> Response:
+        emu = self.emu
+        path = request.url.path[len("/v1.0"):] or "/"
+        method = request.method.upper()
+        emu.stats.request(method, path)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        req = GReq(method, path, parse_query(request.url.query), headers, None, str(request.base_url).rstrip("/"))
+        try:
+            resp = await self._pipeline(request, req)
+        except Dropped:  # already counted; nothing reaches the client
+            return Response(status_code=500)
+        emu.stats.status(resp.status)
+        return self._to_response(req, resp)
+
+    def _to_response(self, req: GReq, resp: GResp) -> Response:
+        headers = {"request-id": req.request_id, "client-request-id": req.headers.get("client-request-id", req.request_id),
+                   "x-ms-ags-diagnostic": '{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"graph-emulator"}}',
+                   **resp.headers}
+        if resp.body is None:
+            return Response(status_code=resp.status, headers=headers)
+        return Response(json.dumps(resp.body), status_code=resp.status, headers=headers, media_type=JSON_TYPE)
+
+    async def _pipeline(self, request: Request, req: GReq) -> GResp:
+        emu = self.emu
+        auth_error = self._authenticate(req)
+        fault = emu.faults.take(req.method, [req.path, "/v1.0" + req.path], req.user["email"] if req.user else None)
+        if fault is not None:
+            result = await self._apply_fault(req, fault, request.scope.get("emulator.drop"))
+            if result is not None:
+                return result
+        if auth_error is not None:
+            return auth_error
+        if req.method in ("POST", "PATCH", "PUT"):
+            raw = await request.body()
+            if raw.strip():
+                try:
+                    req.body = json.loads(raw)
+                except ValueError:
+                    return error_response(req, 400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+        mailbox = req.user["email"]
+        service_s = float(emu.config["service_time_ms"]) / 1000
+        is_batch = req.path.rstrip("/").lower() == "/$batch"
+        n_items = len(req.body.get("requests") or []) if is_batch and isinstance(req.body, dict) and isinstance(req.body.get("requests"), list) else 1
+        slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s * max(1, n_items))
+        if slot is None:
+            return self._throttled(req, retry_after, "MailboxConcurrency")
+        try:
+            if is_batch and req.method == "POST":
+                return await self._batch(request, req)
+            wait = emu.throttler.spend(req.client_id, mailbox)
+            if wait:
+                return self._throttled(req, wait, "RequestBudget")
+            if service_s:
+                await asyncio.sleep(service_s)
+            return await self.dispatch(req)
+        finally:
+            emu.throttler.release(slot)
+
+    def _throttled(self, req: GReq, retry_after: float, limit: str) -> GResp:
+        message = ("Application is over its MailboxConcurrency limit." if limit == "MailboxConcurrency"
+                   else f"Application is over its request limit for this mailbox ({self.emu.config['request_budget']} requests per {self.emu.config['request_window_s']} s).")
+        return error_response(req, 429, "ApplicationThrottled", message, {"Retry-After": format_retry_after(retry_after)})
+
+    def _authenticate(self, req: GReq) -> GResp | None:
+        header = req.headers.get("authorization", "")
+        www = {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'}
+        if not header.lower().startswith("bearer ") or not header[7:].strip():
+            return error_response(req, 401, "InvalidAuthenticationToken", "Access token is empty.", www)
+        record = self.emu.store.access_tokens.get(header[7:].strip())
+        if record is None:
+            return error_response(req, 401, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed, there are no dots (.).", www)
+        if time.time() >= record["expires_at"]:
+            return error_response(req, 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.", www)
+        user = self.emu.store.users.get(record["user_id"])
+        if user is None:
+            return error_response(req, 401, "InvalidAuthenticationToken", "The user of this token no longer exists.", www)
+        req.user, req.client_id = user, record["client_id"]
+        return None
+
+    async def _apply_fault(self, req: GReq, fault, drop) -> GResp | None:
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.drop_connection:
+            # Count first: once the transport is aborted the server may cancel this task.
+            if req.in_batch:
+                self.emu.stats.batch_item_status("dropped")
+            self.emu.stats.status("dropped")
+            if drop is not None:
+                await drop()
+            raise Dropped()
+        if fault.status is None:
+            return None
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return error_response(req, fault.status, fault.error_code, fault.error_message, headers)
+
+    async def dispatch(self, req: GReq) -> GResp:
+        """Route one request (HTTP or batch item) to its handler; GraphErrors become error responses."""
+        try:
+            return await self._route(req)
+        except GraphError as exc:
+            return error_response(req, exc.status, exc.code, exc.message, exc.headers)
+
+    async def _route(self, req: GReq) -> GResp:
+        path = req.path.rstrip("/") or "/"
+        m = re.match(r"^/(me|users/([^/]+))(/.*)?$", path, re.IGNORECASE)
+        if m:
+            target = req.user
+            if m.group(2):
+                key = unquote(m.group(2))
+                target = self.emu.store.user_by_id_or_email(key)
+                if target is None:
+                    raise GraphError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+                if target["id"] != req.user["id"]:
+                    raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            rest = m.group(3) or ""
+            table, subject = USER_ROUTES, rest
+        else:
+            target, table, subject = req.user, ROUTES, path
+        allowed = set()
+        for methods, pattern, handler in table:
+            match = pattern.match(subject)
+            if match:
+                if req.method in methods:
+                    return await handler(self, req, target, match)
+                allowed |= methods
+        if allowed:
+            raise GraphError(405, "Request_BadRequest", f"The HTTP method '{req.method}' is not allowed for the resource.")
+        segment = subject.rstrip("/").split("/")[-1] or path
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+    # --- $batch ---
+    async def _batch(self, request: Request, req: GReq) -> GResp:
+        emu = self.emu
+        body = req.body
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return error_response(req, 400, "BadRequest", "Invalid batch payload format: 'requests' must be a non-empty array.")
+        limit = int(emu.config["batch_max_requests"])
+        if len(items) > limit:
+            return error_response(req, 400, "BadRequest", f"Batch request cannot contain more than {limit} requests; it contained {len(items)}.")
+        ids = []
+        for item in items:
+            if not isinstance(item, dict) or "id" not in item or "method" not in item or "url" not in item:
+                return error_response(req, 400, "BadRequest", "Each batch request needs 'id', 'method' and 'url'.")
+            ids.append(str(item["id"]))
+        if len(set(ids)) != len(ids):
+            return error_response(req, 400, "BadRequest", "Batch request ids must be unique.")
+        for item in items:
+            for dep in item.get("dependsOn") or []:
+                if str(dep) not in ids:
+                    return error_response(req, 400, "BadRequest", f"Request '{item['id']}' depends on unknown request '{dep}'.")
+        order = self._batch_order(items)
+        if order is None:
+            return error_response(req, 400, "BadRequest", "Circular dependsOn in batch request.")
+        statuses: dict[str, int] = {}
+        responses = []
+        for item in order:
+            answer = await self._batch_item(request, req, item, statuses)
+            statuses[answer["id"]] = answer["status"]
+            responses.append(answer)
+        return GResp(200, {"responses": responses})
+
+    @staticmethod
+    def _batch_order(items: list[dict]) -> list[dict] | None:
+        pending, done, order = list(items), set(), []
+        while pending:
+            for item in pending:
+                if all(str(d) in done for d in item.get("dependsOn") or []):
+                    order.append(item)
+                    done.add(str(item["id"]))
+                    pending.remove(item)
+                    break
+            else:
+                return None
+        return order
+
+    async def _batch_item(self, request: Request, envelope: GReq, item: dict, statuses: dict[str, int]) -> dict:
+        emu = self.emu
+        method = str(item["method"]).upper()
+        url = str(item["url"])
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if path.lower().startswith("/v1.0/"):
+            path = path[5:]
+        if not path.startswith("/"):
+            path = "/" + path
+        headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+        for key in ("authorization", "client-request-id"):
+            if key in envelope.headers and key not in headers:
+                headers[key] = envelope.headers[key]
+        req = GReq(method, path, parse_query(parts.query), headers, item.get("body"), envelope.base,
+                   envelope.user, envelope.client_id, in_batch=True)
+        emu.stats.batch_item(method, path)
+        resp = await self._run_item(request, req, item, statuses)
+        emu.stats.batch_item_status(resp.status)
+        out_headers = dict(resp.headers)
+        if resp.body is not None:
+            out_headers.setdefault("Content-Type", "application/json")
+        answer: dict = {"id": str(item["id"]), "status": resp.status, "headers": out_headers}
+        if resp.body is not None:
+            answer["body"] = resp.body
+        return answer
+
+    async def _run_item(self, request: Request, req: GReq, item: dict, statuses: dict[str, int]) -> GResp:
+        emu = self.emu
+        failed = [str(d) for d in item.get("dependsOn") or [] if statuses.get(str(d), 0) >= 400]
+        if failed:
+            return error_response(req, 424, "FailedDependency", f"The request was not executed because request(s) {', '.join(failed)} failed.")
+        fault = emu.faults.take(req.method, [req.path, "/v1.0" + req.path], req.user["email"])
+        if fault is not None:
+            result = await self._apply_fault(req, fault, request.scope.get("emulator.drop"))
+            if result is not None:
+                return result
+        if req.path.rstrip("/").lower() == "/$batch":
+            return error_response(req, 400, "BadRequest", "A batch request cannot contain another batch request.")
+        wait = emu.throttler.spend(req.client_id, req.user["email"])
+        if wait:
+            return self._throttled(req, wait, "RequestBudget")
+        service_s = float(emu.config["service_time_ms"]) / 1000
+        if service_s:
+            await asyncio.sleep(service_s)
+        return await self.dispatch(req)
+
+
+# --- handlers: user ---
+def _user_json(user: dict, req: GReq) -> dict:
+    first, _, last = user["displayName"].partition(" ")
+    return {
+        "@odata.context": f"{req.graph_base}/$metadata#users/$entity",
+        "businessPhones": [], "displayName": user["displayName"], "givenName": first or None, "jobTitle": None,
+        "mail": user["email"], "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US",
+        "surname": last or None, "userPrincipalName": user["email"], "id": user["id"],
+    }
+
+
+@user_route("GET", "")
+async def get_me(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    body = _user_json(user, req)
+    if req.query.get("$select"):
+        wanted = {s.strip().lower() for s in req.query["$select"].split(",")} | {"id", "@odata.context"}
+        body = {k: v for k, v in body.items() if k.lower() in wanted}
+    return GResp(200, body)
+
+
+@user_route("GET", "/mailboxSettings")
+async def get_mailbox_settings(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    return GResp(200, {"timeZone": user.get("timeZone") or "UTC", "language": {"locale": "en-US", "displayName": "English (United States)"},
+                       "dateFormat": "yyyy-MM-dd", "timeFormat": "HH:mm"})
+
+
+# --- handlers: calendars ---
+def calendar_json(calendar: dict, user: dict) -> dict:
+    return {
+        "id": calendar["id"], "name": calendar["name"], "color": calendar["color"], "hexColor": calendar["hexColor"],
+        "isDefaultCalendar": calendar["isDefaultCalendar"], "changeKey": calendar["changeKey"], "canShare": True,
+        "canViewPrivateItems": True, "canEdit": True, "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+        "defaultOnlineMeetingProvider": "teamsForBusiness", "isTallyingResponses": True,
+        "isRemovable": not calendar["isDefaultCalendar"], "owner": {"name": user["displayName"], "address": user["email"]},
+    }
+
+
+def _select(body: dict, req: GReq) -> dict:
+    if not req.query.get("$select"):
+        return body
+    wanted = {s.strip().lower() for s in req.query["$select"].split(",")} | {"id", "@odata.etag"}
+    return {k: v for k, v in body.items() if k.lower() in wanted}
+
+
+@user_route("GET", "/calendars")
+async def list_calendars(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendars = sorted(api.emu.store.calendars_of(user["id"]), key=lambda c: (not c["isDefaultCalendar"], c["name"].lower()))
+    return paged(req, api.emu, calendars, lambda c: _select(calendar_json(c, user), req), {})
+
+
+COLORS = ("auto", "lightBlue", "lightGreen", "lightOrange", "lightGray", "lightYellow", "lightTeal", "lightPink", "lightBrown", "lightRed", "maxColor")
+
+
+@user_route("POST", "/calendars")
+async def create_calendar(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    body = req.body if isinstance(req.body, dict) else {}
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError(400, "ErrorInvalidRequest", "The calendar name is required.")
+    if any(c["name"].lower() == name.strip().lower() for c in api.emu.store.calendars_of(user["id"])):
+        raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+    color = body.get("color") or "auto"
+    if color not in COLORS:
+        raise GraphError(400, "RequestBodyRead", f"Cannot convert the literal '{color}' to the expected type 'microsoft.graph.calendarColor'.")
+    calendar = api.emu.store.create_calendar(user, name.strip(), color=color, hex_color=body.get("hexColor") or "")
+    return GResp(201, calendar_json(calendar, user))
+
+
+@user_route("GET", r"(?:/calendar|/calendars/" + _ID + ")")
+async def get_calendar(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar = Calendar(api.emu, user).calendar(unquote(m.group(1)) if m.group(1) else None)
+    return GResp(200, _select(calendar_json(calendar, user), req))
+
+
+# --- handlers: events ---
+def _events_context(req: GReq) -> str:
+    return f"{req.graph_base}/$metadata#users('{req.user['id']}')/events"
+
+
+@user_route("GET", _CAL + "?/events")
+async def list_events(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    cal = Calendar(api.emu, user)
+    calendar = cal.calendar(unquote(m.group(1)) if m.group(1) else None)
+    options, applied = render_options(req)
+    keep = parse_filter(req)
+    records = [r for r in api.emu.store.events_of(user["id"], calendar["id"]) if keep is None or keep(r)]
+    records.sort(key=lambda r: (r["created"], r["id"]))
+    return paged(req, api.emu, records, lambda r: eventmodel.render(r, user, options), preference_header(applied))
+
+
+@user_route("POST", _CAL + "?/events")
+async def create_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    options, applied = render_options(req, allow_expand=False)
+    options.expand_ext = None
+    record, _created = Calendar(api.emu, user).create(req.body, calendar_id)
+    headers = {"Location": f"{req.graph_base}/users/{user['id']}/events/{record['id']}", "ETag": eventmodel.etag(record),
+               **preference_header(applied)}
+    return GResp(201, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)}, headers)
+
+
+_EVENT = r"(?:" + _CAL + r")?/events/" + _ID
+
+
+@user_route("GET", _EVENT)
+async def get_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    record = Calendar(api.emu, user).event(unquote(m.group(2)), calendar_id)
+    options, applied = render_options(req)
+    return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
+                 {"ETag": eventmodel.etag(record), **preference_header(applied)})
+
+
+@user_route("PATCH", _EVENT)
+async def patch_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    options, applied = render_options(req, allow_expand=False)
+    record = Calendar(api.emu, user).update(unquote(m.group(2)), req.body, if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
+                 {"ETag": eventmodel.etag(record), **preference_header(applied)})
+
+
+@user_route("DELETE", _EVENT)
+async def delete_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    Calendar(api.emu, user).delete(unquote(m.group(2)), if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    return GResp(204)
+
+
+# --- calendarView ---
+def _in_window(record: dict, start: dt.datetime, end: dt.datetime) -> bool:
+    s, e = eventmodel.instants(record)
+    return eventmodel.overlaps(s, e, start, end)
+
+
+@user_route("GET", _CAL + "?/calendarView")
+async def calendar_view(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    calendar = Calendar(api.emu, user).calendar(unquote(m.group(1)) if m.group(1) else None)
+    start, end = parse_window(req)
+    options, applied = render_options(req)
+    keep = parse_filter(req)
+    records = [r for r in api.emu.store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end) and (keep is None or keep(r))]
+    records.sort(key=lambda r: (r["start"], r["id"]))
+    return paged(req, api.emu, records, lambda r: eventmodel.render(r, user, options), preference_header(applied))
+
+
+# --- calendarView/delta ---
+def _was_in_window(history: list, seq: int, start: dt.datetime, end: dt.datetime) -> bool:
+    """Was the event inside the window at change number ``seq``? (False if it did not exist yet.)"""
+    prior = [h for h in history if h[0] <= seq]
+    if not prior:
+        # Created after the token, or history trimmed: trimmed history means it existed; assume it was visible.
+        return bool(history) and history[0][0] > seq and len(history) >= 50
+    _, s, e = prior[-1]
+    return eventmodel.overlaps(tz.from_iso(s), tz.from_iso(e), start, end)
+
+
+@user_route("GET", _CAL + "?/calendarView/delta")
+async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    emu, store = api.emu, api.emu.store
+    calendar = Calendar(emu, user).calendar(unquote(m.group(1)) if m.group(1) else None)
+    options, applied = render_options(req, allow_expand=False)
+    options.expand_ext = None
+    now = time.time()
+    gone = GraphError(410, "SyncStateNotFound", "The sync state is not found or has expired. Please start a new synchronization (full read) of this window.")
+    if req.query.get("$skiptoken"):
+        snapshot = store.skip_tokens.get(req.query["$skiptoken"].split(".")[0])
+        if snapshot is None or snapshot["user_id"] != user["id"] or snapshot["calendar_id"] != calendar["id"] or now > snapshot["expires_at"]:
+            raise gone
+        try:
+            offset = int(req.query["$skiptoken"].split(".")[1])
+        except (IndexError, ValueError):
+            raise gone from None
+    else:
+        if req.query.get("$deltatoken"):
+            token = store.delta_tokens.get(req.query["$deltatoken"])
+            if token is None or token["user_id"] != user["id"] or token["calendar_id"] != calendar["id"] or now > token["expires_at"]:
+                raise gone
+            start, end = tz.from_iso(token["start"]), tz.from_iso(token["end"])
+            entries = _changes_since(store, user["id"], calendar["id"], token["seq"], start, end)
+        else:
+            start, end = parse_window(req)
+            records = [r for r in store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end)]
+            records.sort(key=lambda r: (r["start"], r["id"]))
+            entries = [["event", r["id"]] for r in records]
+        _prune_sync_state(store, now)
+        snapshot_id = secrets.token_urlsafe(18)
+        snapshot = {
+            "user_id": user["id"], "calendar_id": calendar["id"], "entries": entries, "seq": store.seq.get(user["id"], 0),
+            "start": tz.iso(start), "end": tz.iso(end), "expires_at": now + float(emu.config["delta_token_lifetime_s"]),
+        }
+        store.skip_tokens[snapshot_id] = snapshot
+        req.query["$skiptoken"] = f"{snapshot_id}.0"
+        offset = 0
+    snapshot_id = req.query["$skiptoken"].split(".")[0]
+    size, size_applied = page_size(req, emu, "delta_page_size")
+    chunk = snapshot["entries"][offset:offset + size]
+    value = []
+    for kind, event_id in chunk:
+        record = store.events.get(event_id)
+        if kind == "removed" or record is None:
+            value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
+        else:
+            value.append({"@odata.type": "#microsoft.graph.event", **eventmodel.render(record, user, options)})
+    base_path = quote(req.path, safe='/$=')
+    body: dict = {"@odata.context": f"{req.graph_base}/$metadata#Collection(event)", "value": value}
+    if offset + size < len(snapshot["entries"]):
+        body["@odata.nextLink"] = f"{req.graph_base}{base_path}?$skiptoken={snapshot_id}.{offset + size}"
+    else:
+        delta_token = secrets.token_urlsafe(24)
+        store.delta_tokens[delta_token] = {
+            "user_id": user["id"], "calendar_id": calendar["id"], "seq": snapshot["seq"], "start": snapshot["start"],
+            "end": snapshot["end"], "issued_at": now, "expires_at": now + float(emu.config["delta_token_lifetime_s"]),
+        }
+        store.skip_tokens.pop(snapshot_id, None)
+        store.dirty = True
+        body["@odata.deltaLink"] = f"{req.graph_base}{base_path}?$deltatoken={delta_token}"
+    return GResp(200, body, preference_header(applied, size_applied))
+
+
+def _prune_sync_state(store, now: float) -> None:
+    """Forget expired delta tokens and abandoned page snapshots (they would only answer 410 anyway)."""
+    for table in (store.delta_tokens, store.skip_tokens):
+        for key in [k for k, v in table.items() if v["expires_at"] < now]:
+            del table[key]
+
+
+def _changes_since(store, user_id: str, calendar_id: str, seq: int, start: dt.datetime, end: dt.datetime) -> list[list[str]]:
+    changes: list[tuple[int, str, str]] = []
+    for record in store.events_of(user_id, calendar_id):
+        if record["seq"] <= seq:
+            continue
+        if _in_window(record, start, end):
+            changes.append((record["seq"], "event", record["id"]))
+        elif _was_in_window(record.get("history", []), seq, start, end):
+            changes.append((record["seq"], "removed", record["id"]))
+    for stone in store.tombstones.get(user_id, []):
+        if stone["calendar_id"] == calendar_id and stone["seq"] > seq and _was_in_window(stone.get("history", []), seq, start, end):
+            changes.append((stone["seq"], "removed", stone["id"]))
+    changes.sort()
+    return [[kind, event_id] for _, kind, event_id in changes]
+
+
+# --- getSchedule ---
+AVAILABILITY = {"free": "0", "tentative": "1", "busy": "2", "oof": "3", "workingElsewhere": "4"}
+
+
+@user_route("POST", "/calendar/getSchedule")
+async def get_schedule(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    emu = api.emu
+    body = req.body if isinstance(req.body, dict) else {}
+    schedules = body.get("schedules")
+    if not isinstance(schedules, list) or not schedules:
+        raise GraphError(400, "ErrorInvalidParameter", "The parameter 'schedules' is required.")
+    if len(schedules) > int(emu.config["schedule_max_users"]):
+        raise GraphError(400, "ErrorInvalidParameter", f"The number of schedules requested ({len(schedules)}) exceeds the maximum of {emu.config['schedule_max_users']}.")
+    try:
+        start = tz.to_instant(body["startTime"]["dateTime"], body["startTime"].get("timeZone"))
+        end = tz.to_instant(body["endTime"]["dateTime"], body["endTime"].get("timeZone"))
+    except (KeyError, TypeError, tz.BadDateTime):
+        raise GraphError(400, "ErrorInvalidParameter", "startTime and endTime ({dateTime, timeZone}) are required.") from None
+    except tz.UnknownTimeZone as exc:
+        raise GraphError(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{exc}'.") from None
+    if end <= start:
+        raise GraphError(400, "ErrorInvalidParameter", "endTime must be after startTime.")
+    if end - start >= dt.timedelta(days=int(emu.config["schedule_max_days"])):
+        raise GraphError(400, "ErrorInvalidParameter", f"The requested time duration is too long: it must be less than {emu.config['schedule_max_days']} days.")
+    interval = body.get("availabilityViewInterval", 30)
+    if not isinstance(interval, int) or not 5 <= interval <= 1440:
+        raise GraphError(400, "ErrorInvalidParameter", "availabilityViewInterval must be between 5 and 1440 minutes.")
+    options, applied = render_options(req, allow_expand=False)
+    value = []
+    for address in schedules:
+        target = emu.store.user_by_email(str(address))
+        if target is None:
+            value.append({"scheduleId": address, "availabilityView": "", "scheduleItems": [],
+                          "error": {"message": "The specified user could not be found.", "responseCode": "ErrorMailRecipientNotFound"}})
+            continue
+        items = []
+        for record in sorted(emu.store.events_of(target["id"]), key=lambda r: r["start"]):
+            status = record["props"]["showAs"]
+            if status not in ("busy", "tentative", "oof") or record["props"]["isCancelled"] or not _in_window(record, start, end):
+                continue
+            s, e = eventmodel.instants(record)
+            rendered = eventmodel.render(record, target, options)
+            items.append({
+                "isPrivate": record["props"]["sensitivity"] in ("private", "confidential"), "status": status,
+                "subject": record["props"]["subject"], "location": record["props"]["location"]["displayName"],
+                "isMeeting": bool(record["props"]["attendees"]), "isRecurring": False, "isException": False, "isReminderSet": record["props"]["isReminderOn"],
+                "start": rendered["start"], "end": rendered["end"], "_s": s, "_e": e,
+            })
+        view = []
+        slot_start = start
+        step = dt.timedelta(minutes=interval)
+        while slot_start < end:
+            slot_end = min(slot_start + step, end)
+            best = "0"
+            for item in items:
+                if eventmodel.overlaps(item["_s"], item["_e"], slot_start, slot_end) and item["_s"] != item["_e"]:
+                    best = max(best, AVAILABILITY[item["status"]], key=lambda c: {"0": 0, "4": 1, "1": 2, "2": 3, "3": 4}[c])
+            view.append(best)
+            slot_start = slot_end
+        for item in items:
+            item.pop("_s")
+            item.pop("_e")
+        value.append({
+            "scheduleId": address, "availabilityView": "".join(view), "scheduleItems": items,
+            "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"], "startTime": "08:00:00.0000000",
+                             "endTime": "17:00:00.0000000", "timeZone": {"name": target.get("timeZone") or "UTC"}},
+        })
+    return GResp(200, {"@odata.context": f"{req.graph_base}/$metadata#Collection(microsoft.graph.scheduleInformation)", "value": value},
+                 preference_header(applied))
+
+
+# --- subscriptions ---
+@route("GET POST", "/subscriptions")
+async def subscriptions_collection(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    notifier = api.emu.notifier
+    if req.method == "GET":
+        subs = [s for s in notifier.live_subscriptions() if s["client_id"] == req.client_id and s["user_id"] == user["id"]]
+        return GResp(200, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions", "value": [notifier.subscription_json(s) for s in subs]})
+    sub = await notifier.create_subscription(req, user)
+    return GResp(201, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions/$entity", **notifier.subscription_json(sub)})
+
+
+@route("GET PATCH DELETE", "/subscriptions/" + _ID)
+async def subscription_item(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    notifier = api.emu.notifier
+    sub = notifier.get_subscription(unquote(m.group(1)))
+    if sub is None or sub["user_id"] != user["id"] or sub["client_id"] != req.client_id:
+        raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{unquote(m.group(1))}' does not exist.")
+    if req.method == "GET":
+        return GResp(200, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions/$entity", **notifier.subscription_json(sub)})
+    if req.method == "DELETE":
+        notifier.delete_subscription(sub["id"])
+        return GResp(204)
+    sub = await notifier.update_subscription(req, sub)
+    return GResp(200, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions/$entity", **notifier.subscription_json(sub)})

@@ -1,0 +1,216 @@
+"""Fixtures for the emulator's own tests: one real emulator process per session (TLS),
+reset before every test, plus helpers to sign users in and call Graph with ``requests``.
+
+Nothing here needs Django: the tests run with ``-p no:django`` or with the
+pytest-django plugin active (they never use the db fixture).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import secrets
+import threading
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+
+from graph_emulator.testing import EmulatorProcess
+
+CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
+CLIENT_SECRET = "emulator-test-secret"
+REDIRECT_URI = "http://127.0.0.1:8765/calendar/outlook/callback/"
+SCOPES = "openid profile offline_access Calendars.ReadWrite User.Read"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI]) as process:
+        yield process
+
+
+@pytest.fixture
+def control(emulator):
+    emulator.control.reset()
+    return emulator.control
+
+
+def http_session(emulator) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = emulator.ca_file
+    return session
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize_url(emulator, challenge: str, *, state: str = "st", redirect_uri: str = REDIRECT_URI, client_id: str = CLIENT_ID, **extra) -> str:
+    params = {"client_id": client_id, "response_type": "code", "redirect_uri": redirect_uri, "scope": SCOPES, "state": state,
+              "code_challenge": challenge, "code_challenge_method": "S256", "response_mode": "query", **extra}
+    return f"{emulator.authority}/common/oauth2/v2.0/authorize?{urlencode(params)}"
+
+
+def get_code(emulator, email: str) -> tuple[str, str]:
+    """Sign ``email`` in through the consent page; return (code, verifier)."""
+    verifier, challenge = pkce_pair()
+    location = emulator.control.consent(authorize_url(emulator, challenge), email)
+    query = parse_qs(urlsplit(location).query)
+    return query["code"][0], verifier
+
+
+def redeem(emulator, code: str, verifier: str, **overrides) -> requests.Response:
+    form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "authorization_code", "code": code,
+            "redirect_uri": REDIRECT_URI, "code_verifier": verifier, "scope": SCOPES, "client_info": "1", **overrides}
+    return http_session(emulator).post(f"{emulator.authority}/common/oauth2/v2.0/token", data=form)
+
+
+def refresh(emulator, refresh_token: str) -> requests.Response:
+    form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "refresh_token", "refresh_token": refresh_token,
+            "scope": SCOPES, "client_info": "1"}
+    return http_session(emulator).post(f"{emulator.authority}/common/oauth2/v2.0/token", data=form)
+
+
+def sign_in(emulator, email: str) -> dict:
+    code, verifier = get_code(emulator, email)
+    response = redeem(emulator, code, verifier)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class Graph:
+    """A tiny Graph caller: base URL + bearer token, nothing else (retries are the client's business, not ours)."""
+
+    def __init__(self, emulator, token: str):
+        self.emulator = emulator
+        self.token = token
+        self.session = http_session(emulator)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else self.emulator.graph_url + path
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.session.request(method, self.url(path), headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def user_factory(emulator, control):
+    """Create a user, sign them in, return (user dict, Graph)."""
+
+    def make(email: str = "alice@contoso.com", name: str = "Alice Adams"):
+        user = control.create_user(email, name)
+        tokens = sign_in(emulator, email)
+        return user, Graph(emulator, tokens["access_token"])
+
+    return make
+
+
+@pytest.fixture
+def alice(user_factory):
+    return user_factory()
+
+
+def event_payload(subject="Tasting", start="2026-06-20T16:00:00", end="2026-06-20T17:00:00", zone="UTC", **extra) -> dict:
+    return {"subject": subject, "start": {"dateTime": start, "timeZone": zone}, "end": {"dateTime": end, "timeZone": zone}, **extra}
+
+
+# --- a webhook receiver for subscription tests ---
+class Receiver:
+    """An HTTP endpoint in a thread. ``mode`` decides how validation requests are answered;
+    ``fail_next`` / ``delay_next`` script the answers to notifications."""
+
+    def __init__(self):
+        self.notifications: list[dict] = []
+        self.validations: list[str] = []
+        self.mode = "echo"  # echo | wrong | status500 | slow
+        self.fail_next = 0
+        self.delay_next = 0
+        self.delay_s = 0.0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                query = parse_qs(urlsplit(self.path).query)
+                if "validationToken" in query:
+                    token = query["validationToken"][0]
+                    receiver.validations.append(token)
+                    if receiver.mode == "slow":
+                        time.sleep(receiver.delay_s)
+                    if receiver.mode == "status500":
+                        return self._answer(500, b"nope")
+                    body = token if receiver.mode != "wrong" else token.upper() + "x"
+                    return self._answer(200, body.encode(), "text/plain")
+                with receiver.lock:
+                    fail = receiver.fail_next > 0
+                    if fail:
+                        receiver.fail_next -= 1
+                    delay = receiver.delay_next > 0
+                    if delay:
+                        receiver.delay_next -= 1
+                if delay:
+                    time.sleep(receiver.delay_s)
+                payload = json.loads(raw or b"{}")
+                with receiver.lock:
+                    receiver.notifications.append({"path": urlsplit(self.path).path, "payload": payload, "status": 500 if fail else 202})
+                self._answer(500 if fail else 202, b"")
+
+            def _answer(self, status: int, body: bytes, content_type: str = "text/plain"):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, predicate, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                items = list(self.notifications)
+            if predicate(items):
+                return items
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; received {self.notifications}")
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
