@@ -89,7 +89,8 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
         "webhook": selectors.webhook_status(integration),
         "running": _run_context(request.user, running) if running else None,
         "history": _history_rows(request.user, integration),
-        "throttled_until": display.local(integration.throttled_until, zone_name) if integration.throttled_until and integration.throttled_until > now else None,
+        # Formatted here: template date filters would turn it back into the site's zone.
+        "throttled_until": display.local(integration.throttled_until, zone_name).strftime("%H:%M") if integration.throttled_until and integration.throttled_until > now else None,
         "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
         "zone_name": zone_name,
     }
@@ -447,7 +448,9 @@ def event_create(request):
                 return _saved(request, event, created=True)
     else:
         zone_name = display.supplier_time_zone(request.user)
-        form = EventForm(initial={"time_zone": zone_name, "event_type": "client_meeting"})
+        tomorrow = timezone.localdate(timezone=display.zone_or_default(zone_name)) + dt.timedelta(days=1)
+        starts = dt.datetime.combine(tomorrow, dt.time(10))
+        form = EventForm(initial={"time_zone": zone_name, "event_type": "client_meeting", "starts_at": starts, "ends_at": starts + dt.timedelta(hours=1)})
     return render(request, "calendar_ui/event_form.html", {"form": form, "event": None}, status=400 if form.errors else 200)
 
 
