@@ -13,7 +13,16 @@ import secrets
 import pytest
 
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"wedsync-test-{_XDIST_WORKER}")
+
+
+def pytest_configure(config):
+    """One Celery queue per xdist worker, set before any task is sent (pytest-django has read the settings by now)."""
+    from django.conf import settings
+
+    from wedsync.celery import app
+
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"wedsync-test-{_XDIST_WORKER}"
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 
 
 @pytest.fixture
@@ -107,7 +116,6 @@ def celery_worker(django_db_setup, django_db_blocker):
     from wedsync.celery import app
 
     queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
-    app.conf.task_default_queue = queue
     with app.connection_for_write() as connection:  # tasks left by earlier runs point at rows that no longer exist
         connection.default_channel.queue_purge(queue)
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60, queues=[queue]) as worker:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from outlook_sync import tasks
 from outlook_sync.models import OutlookCalendarIntegration
 from tests.conftest import MAILBOX, wait_for
-from tests.integration.outlook_helpers import BASE, connect, consent
+from tests.integration.outlook_helpers import BASE, connect, consent, wait_for_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,14 +117,15 @@ def test_reconnecting_the_same_account_updates_the_integration(api_client, graph
     assert OutlookCalendarIntegration.objects.count() == 1
 
 
-def test_expiring_access_tokens_never_fail_a_call_and_rotated_refresh_tokens_are_stored(api_client, graph, supplier):
+def test_expiring_access_tokens_never_fail_a_call_and_rotated_refresh_tokens_are_stored(api_client, graph, supplier, celery_worker):
     connect(api_client, graph)
+    wait_for_idle(api_client)  # the first full sync runs on the worker
     graph.set_config(access_token_lifetime_s=1)  # every new token is "about to expire": each call refreshes first
     OutlookCalendarIntegration.objects.filter(user=supplier).update(token_expires_at=timezone.now())
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     graph.reset_stats()
     refresh_tokens = {integration.get_refresh_token()}
-    start = timezone.now() + dt.timedelta(days=60)  # outside the synced window: served by getSchedule
+    start = timezone.now() + dt.timedelta(days=400)  # beyond the synced window: served by getSchedule
     for _ in range(8):
         response = api_client.get(f"{BASE}/availability", {"start": start.isoformat(), "end": (start + dt.timedelta(days=1)).isoformat()})
         assert response.status_code == 200, response.content
@@ -137,23 +138,25 @@ def test_expiring_access_tokens_never_fail_a_call_and_rotated_refresh_tokens_are
     assert stats["status_counts"].get("401", 0) == 0
 
 
-def test_access_token_refused_by_graph_is_refreshed_once_and_the_call_succeeds(api_client, graph, supplier):
+def test_access_token_refused_by_graph_is_refreshed_once_and_the_call_succeeds(api_client, graph, supplier, celery_worker):
     connect(api_client, graph)
+    wait_for_idle(api_client)
     graph.expire_access_tokens(MAILBOX)
     graph.reset_stats()
     calendar_id = _other_calendar(graph)
 
     response = api_client.put(f"{BASE}/settings", {"calendarId": calendar_id})
+    stats = graph.stats()
 
     assert response.status_code == 200, response.content
     assert response.json()["integration"]["calendarId"] == calendar_id
-    stats = graph.stats()
     assert stats["status_counts"]["401"] == 1
     assert stats["token_requests"]["refresh_token"] == 1
 
 
-def test_concurrent_refreshes_make_one_token_request(api_client, graph, supplier):
+def test_concurrent_refreshes_make_one_token_request(api_client, graph, supplier, celery_worker):
     connect(api_client, graph)
+    wait_for_idle(api_client)
     OutlookCalendarIntegration.objects.filter(user=supplier).update(token_expires_at=timezone.now() - dt.timedelta(minutes=1))
     graph.reset_stats()
     barrier = threading.Barrier(4)
@@ -183,8 +186,6 @@ def test_concurrent_refreshes_make_one_token_request(api_client, graph, supplier
 
 def test_revoked_refresh_token_moves_integration_to_needs_reauthorization(api_client, graph, supplier, celery_worker):
     connect(api_client, graph)
-    from tests.integration.outlook_helpers import wait_for_idle
-
     wait_for_idle(api_client)
     graph.revoke_refresh_tokens(MAILBOX)
     graph.expire_access_tokens(MAILBOX)
@@ -209,8 +210,9 @@ def test_revoked_refresh_token_moves_integration_to_needs_reauthorization(api_cl
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(429, 1.5), (503, 0.7)])
-def test_throttled_calls_wait_for_retry_after_and_then_succeed(api_client, graph, supplier, status, retry_after):
+def test_throttled_calls_wait_for_retry_after_and_then_succeed(api_client, graph, supplier, status, retry_after, celery_worker):
     connect(api_client, graph)
+    wait_for_idle(api_client)
     calendar_id = _other_calendar(graph)
     graph.reset_stats()
     graph.inject_fault("GET", r"/me/calendars$", status=status, count=1, retry_after=retry_after)
