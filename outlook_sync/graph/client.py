@@ -171,7 +171,7 @@ class GraphClient:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                logger.warning("Graph %s %s failed after %.0f ms: %s", method, _path(url), (time.monotonic() - started) * 1000, type(exc).__name__)
+                logger.warning("Graph %s %s failed after %.0f ms: %s (%s)", method, _path(url), (time.monotonic() - started) * 1000, type(exc).__name__, _reason(exc))
                 raise
         logger.debug(
             "Graph %s %s -> %s in %.0f ms (request-id %s)", method, _path(url), response.status_code,
@@ -270,6 +270,13 @@ def _json_or_none(response: requests.Response):
         return response.json()
     except ValueError:
         return None
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a connection failure (e.g. the TLS complaint), without URLs (they may hold delta tokens)."""
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    return f"{type(exc).__name__}: {str(exc).split(' url: ')[0][:160]}"
 
 
 def _path(url: str) -> str:

@@ -112,6 +112,14 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
             engine.run()
         except RunAborted as aborted:
             return runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
+        except GraphError as exc:
+            # Outlook failed for the whole run (e.g. unreachable after retries): say so; the next run picks up from here.
+            logger.warning("Sync run %s of integration %s failed: %s %s", run.pk, integration.pk, exc.status, exc.code or type(exc).__name__)
+            return runs.finish(run, errors=[*engine.errors, _run_error(exc)], failed=True)
+        except BaseException:
+            runs.finish(run, errors=[*engine.errors, {"eventId": "", "eventType": "", "errorCode": "internal_error",
+                                                     "errorMessage": "Something went wrong on our side. We'll try again.", "retryable": True}], failed=True)
+            raise
         OutlookCalendarIntegration.objects.filter(pk=integration.pk, throttled_until__isnull=False).update(throttled_until=None)
         return runs.finish(run, errors=engine.errors)
 
