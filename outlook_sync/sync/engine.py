@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -109,7 +110,10 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
         runs.mark_started(run, total_events=0)
         engine = SyncEngine(integration, run)
         try:
-            engine.run()
+            try:
+                engine.run()
+            finally:
+                engine.flush_progress()
         except RunAborted as aborted:
             return runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
         except GraphError as exc:
@@ -143,6 +147,12 @@ class SyncEngine:
         self.window = sync_window()
         #: Mapping ids already reconciled in this run (the WedSync pass skips them).
         self.handled: set = set()
+        #: Mapping ids listed by the current delta page (collected per read, see consume_delta).
+        self.seen_mappings: set = set()
+        self.pending_progress: dict[str, int] = {}
+        self.progress_written = time.monotonic()
+        #: Events this run created in Outlook (their echoes come back through delta).
+        self.created = 0
 
     @property
     def pulls(self) -> bool:
@@ -156,13 +166,14 @@ class SyncEngine:
     def run(self) -> None:
         sync_type = self.run_row.sync_type
         try:
-            if sync_type == SyncType.FULL_SYNC:
-                self.remove_out_of_scope()
-                self.read_outlook(full=True)
+            if sync_type in (SyncType.FULL_SYNC, SyncType.INCREMENTAL, SyncType.WEBHOOK_TRIGGERED):
+                if sync_type == SyncType.FULL_SYNC:
+                    self.remove_out_of_scope()
+                self.read_outlook(full=sync_type == SyncType.FULL_SYNC)
                 self.push_wedsync()
-            elif sync_type in (SyncType.INCREMENTAL, SyncType.WEBHOOK_TRIGGERED):
-                self.read_outlook(full=False)
-                self.push_wedsync()
+                if self.created and self.integration.delta_link:
+                    # Swallow the echoes of what we just created now, so the next incremental read is small.
+                    self.read_outlook(full=False)
             elif self.run_row.triggered_by == "force":
                 self.force(self.run_row.specific_event_ids)
             else:  # single_event: WedSync changes to push, or specific events
@@ -184,9 +195,22 @@ class SyncEngine:
             logger.exception("Unexpected error syncing event %s", event_id)
             detail = {"errorCode": "internal_error", "errorMessage": "Something went wrong syncing this event. We'll retry.", "retryable": True}
         self.errors.append({"eventId": str(event_id), "eventType": event_type, **detail})
-        runs.add_progress(self.run_row, processed=1, errors=1)
+        self.progress(processed=1, errors=1)
         if mapping_row is not None and mapping_row.pk:
             OutlookEventMapping.objects.filter(pk=mapping_row.pk).update(sync_state=MappingState.ERROR, last_error=detail)
+
+    def progress(self, **counts: int) -> None:
+        """Count progress in memory; write it at most every half second (one UPDATE, not one per event)."""
+        for name, value in counts.items():
+            self.pending_progress[name] = self.pending_progress.get(name, 0) + value
+        if time.monotonic() - self.progress_written > 0.5:
+            self.flush_progress()
+
+    def flush_progress(self) -> None:
+        if any(self.pending_progress.values()):
+            runs.add_progress(self.run_row, **self.pending_progress)
+        self.pending_progress = {}
+        self.progress_written = time.monotonic()
 
     def expect(self, count: int) -> None:
         if count:
@@ -227,19 +251,25 @@ class SyncEngine:
         self.consume_delta(start=start, end=end, full=True)
 
     def consume_delta(self, *, full: bool, delta_link: str | None = None, start=None, end=None) -> None:
-        seen: set[str] = set()
+        # Memory stays flat in the number of Outlook events: only ids of *our* (mapped) events are kept;
+        # busy time not touched by this read is recognised by its older ``updated_at``.
+        read_started = timezone.now()
+        seen: set = set()
         new_link = None
         pages = calendar_api.delta_pages(self.client, calendar_id=self.integration.calendar_id, start=start, end=end, delta_link=delta_link)
         for items, link in pages:
             self.expect(len(items))
             self.apply_outlook_page(items)
-            seen.update(item.id for item in items if isinstance(item, GraphEvent))
+            seen.update(self.seen_mappings)
+            self.seen_mappings.clear()
             new_link = link or new_link
         if full:
-            self.reconcile_unseen(seen)
+            self.reconcile_unseen(seen, read_started)
+        if full:
+            self.integration.delta_window_start, self.integration.delta_window_end = start, end
+        self.integration.delta_link = new_link
         OutlookCalendarIntegration.objects.filter(pk=self.integration.pk).update(
-            delta_link=new_link, delta_window_start=start if full else self.integration.delta_window_start,
-            delta_window_end=end if full else self.integration.delta_window_end,
+            delta_link=new_link, delta_window_start=self.integration.delta_window_start, delta_window_end=self.integration.delta_window_end,
         )
 
     def apply_outlook_page(self, items: list) -> None:
@@ -250,6 +280,7 @@ class SyncEngine:
         }
         busy: list[GraphEvent] = []
         removed_busy: list[str] = []
+        self.seen_mappings.update(m.pk for m in by_outlook_id.values())
         for item in items:
             row = by_outlook_id.get(item.id)
             try:
@@ -269,7 +300,7 @@ class SyncEngine:
                         self.adopt(item, tag)
                     continue
                 if row.kind == "travel" or item.change_key == row.outlook_change_key:
-                    runs.add_progress(self.run_row, processed=1)  # our own write coming back, or a travel block
+                    self.progress(processed=1)  # our own write coming back, or a travel block
                     continue
                 self.reconcile(row, outlook_event=item)
             except (ReauthorizationRequired, ThrottledError):
@@ -295,7 +326,7 @@ class SyncEngine:
                 rows, update_conflicts=True, unique_fields=["integration", "outlook_event_id"],
                 update_fields=["subject", "starts_at", "ends_at", "is_all_day", "show_as", "updated_at"],
             )
-        runs.add_progress(self.run_row, processed=len(rows) + len(removed))
+        self.progress(processed=len(rows) + len(removed))
 
     def adopt(self, item: GraphEvent, tag: tuple[str, str]) -> None:
         """An event tagged as ours with no mapping (e.g. the mapping write was lost): link it, never duplicate it."""
@@ -306,12 +337,12 @@ class SyncEngine:
             # We already have another Outlook copy of this event: this one is a stray duplicate of ours.
             if self.pushes:
                 self.delete_remote_ids([item.id])
-            runs.add_progress(self.run_row, processed=1)
+            self.progress(processed=1)
             return
         if event is None or event.is_deleted or kind == "travel":
             if self.pushes:
                 self.delete_remote_ids([item.id])
-            runs.add_progress(self.run_row, processed=1, deleted=1)
+            self.progress(processed=1, deleted=1)
             return
         row = OutlookEventMapping.objects.create(
             integration=self.integration, event=event, kind="event", wedsync_event_type=event.event_type, wedsync_event_id=str(event.id),
@@ -319,17 +350,17 @@ class SyncEngine:
             outlook_change_key="", synced_wedsync_version=0,
         )
         row.event = event
+        self.seen_mappings.add(row.pk)
         self.reconcile(row, outlook_event=item)
 
-    def reconcile_unseen(self, seen: set[str]) -> None:
-        """After a full read: mapped events Outlook did not list are gone, or moved out of the window; ask to know which."""
-        unseen = list(
-            OutlookEventMapping.objects.filter(integration=self.integration, kind="event")
-            .exclude(outlook_event_id__in=seen)
-            .select_related("event")
-        ) if len(seen) < 30000 else []
+    def reconcile_unseen(self, seen_mapping_ids: set, read_started) -> None:
+        """After a full read: mapped events Outlook did not list are gone, or moved out of the window; ask to know which.
+
+        Busy time the read did not refresh belongs to events that no longer exist.
+        """
+        unseen = OutlookEventMapping.objects.filter(integration=self.integration, kind="event").exclude(pk__in=seen_mapping_ids).select_related("event")
         start, end = self.window
-        for row in unseen:
+        for row in unseen.iterator(chunk_size=500):
             if row.event is not None and not (row.event.ends_at >= start and row.event.starts_at <= end):
                 continue  # outside the window on our side too: not expected in the read
             try:
@@ -344,9 +375,7 @@ class SyncEngine:
                 continue
             if current.change_key != row.outlook_change_key:
                 self.reconcile(row, outlook_event=current)
-        seen_busy = OutlookBusyTime.objects.filter(integration=self.integration).exclude(outlook_event_id__in=seen)
-        if len(seen) < 30000:
-            seen_busy.delete()
+        OutlookBusyTime.objects.filter(integration=self.integration, updated_at__lt=read_started).delete()
 
     # --- merging one mapped event ---
     def reconcile(self, row: OutlookEventMapping, *, outlook_event: GraphEvent | None = None, outlook_deleted: bool = False, retried: bool = False) -> None:
@@ -366,7 +395,7 @@ class SyncEngine:
         base = row.base_snapshot or None
         if ws_deleted and outlook_deleted:
             row.delete()
-            runs.add_progress(self.run_row, processed=1)
+            self.progress(processed=1)
             return
         if ws_deleted:
             outlook_edited = outlook_event is not None and outlook_event.change_key != row.outlook_change_key
@@ -377,7 +406,7 @@ class SyncEngine:
             if self.pushes:
                 self.delete_remote([row])
             row.delete()
-            runs.add_progress(self.run_row, processed=1, deleted=1)
+            self.progress(processed=1, deleted=1)
             return
         values = event_values(event)
         ours = mapping.snapshot_from_wedsync(values, self.prefs)
@@ -390,7 +419,7 @@ class SyncEngine:
             if self.pulls:
                 event_actions.delete_event(event, source=SYNC_SOURCE)
             row.delete()
-            runs.add_progress(self.run_row, processed=1, deleted=1)
+            self.progress(processed=1, deleted=1)
             return
         theirs = mapping.snapshot_from_graph(outlook_event, self.prefs, event.event_type) if outlook_event else (base or ours)
         if self.direction == SyncDirection.TO_OUTLOOK:
@@ -433,7 +462,7 @@ class SyncEngine:
         row.wedsync_event_type = event.event_type
         row.save()
         updated_count = int(bool(result.to_outlook or result.to_wedsync))
-        runs.add_progress(self.run_row, processed=1, updated=updated_count, conflicts=len(result.conflicts))
+        self.progress(processed=1, updated=updated_count, conflicts=len(result.conflicts))
         if self.prefs.sync_travel_time and self.pushes and "when" in result.to_outlook | result.to_wedsync:
             self.sync_travel(event)
 
@@ -448,7 +477,7 @@ class SyncEngine:
             row.synced_wedsync_version = row.event.version
         row.last_synced_at = timezone.now()
         row.save()
-        runs.add_progress(self.run_row, processed=1, conflicts=1)
+        self.progress(processed=1, conflicts=1)
 
     def recreate(self, row: OutlookEventMapping, event: CalendarEvent) -> None:
         """WedSync is the master (``to_outlook``) and the Outlook copy was deleted: put it back, once."""
@@ -462,7 +491,7 @@ class SyncEngine:
         row.synced_wedsync_version = event.version
         row.sync_state, row.sync_conflicts, row.last_error = MappingState.SYNCED, [], {}
         row.save()
-        runs.add_progress(self.run_row, processed=1, created=1)
+        self.progress(processed=1, created=1)
 
     def force(self, event_ids: list[str]) -> None:
         """``force-sync``: read the event on both sides now and make the run's direction win every difference."""
@@ -592,7 +621,8 @@ class SyncEngine:
         with transaction.atomic():
             OutlookEventMapping.objects.bulk_create(rows, ignore_conflicts=True)
             OutlookBusyTime.objects.filter(integration=self.integration, outlook_event_id__in=created_ids).delete()
-        runs.add_progress(self.run_row, processed=len(chunk), created=len(rows), errors=errors)
+        self.created += len(rows)
+        self.progress(processed=len(chunk), created=len(rows), errors=errors)
 
     def sync_travel(self, event: CalendarEvent) -> None:
         """Move (or create) the travel block in front of an event whose time changed."""
