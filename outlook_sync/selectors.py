@@ -5,7 +5,7 @@ import datetime as dt
 import math
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from wedsync.events.models import CalendarEvent
@@ -34,7 +34,7 @@ def events_to_process(integration: OutlookCalendarIntegration, sync_type: str, s
     in_window = CalendarEvent.objects.filter(supplier_id=integration.user_id, is_deleted=False, ends_at__gte=start, starts_at__lte=end)
     if sync_type == SyncType.FULL_SYNC:
         return in_window.count()
-    unmapped = in_window.exclude(outlook_mappings__integration=integration).count()
+    unmapped = in_window.exclude(Exists(OutlookEventMapping.objects.filter(integration=integration, event=OuterRef("pk")))).count()
     return unmapped + pending_mappings(integration).count()
 
 

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from wedsync.events import actions as event_actions
@@ -541,7 +541,7 @@ class SyncEngine:
         start, end = self.window
         events = (
             CalendarEvent.objects.filter(supplier_id=self.integration.user_id, is_deleted=False, ends_at__gte=start, starts_at__lte=end)
-            .exclude(outlook_mappings__integration=self.integration)
+            .exclude(Exists(OutlookEventMapping.objects.filter(integration=self.integration, event=OuterRef("pk"))))  # anti-join
             .order_by("starts_at")
         )
         if only:
