@@ -73,7 +73,7 @@ def report(name: str, rows: list[dict]) -> None:
         print(json.dumps({"benchmark": name, **row}), flush=True)
     if not rows:
         return
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for row in rows for k in row))
     widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys}
     print("  ".join(k.ljust(widths[k]) for k in keys), file=sys.stderr)
     for row in rows:
