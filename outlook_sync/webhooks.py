@@ -170,6 +170,18 @@ def _refused(rejected: int) -> JsonResponse:
     return JsonResponse(error_body("invalid_notification", "Unknown subscription or wrong client state."), status=403)
 
 
+def _checked(request: HttpRequest) -> HttpResponse | list[tuple[OutlookCalendarIntegration, dict]]:
+    """The validation answer, a refusal, or the notifications that passed verification."""
+    answer = _validation_answer(request)
+    if answer is not None:
+        return answer
+    items = _notifications(request)
+    if items is None:
+        return JsonResponse(error_body("invalid_notification", "The notification body isn't valid JSON with a 'value' list."), status=400)
+    accepted = _verified(items)
+    return accepted or _refused(len(items))
+
+
 def _enqueue_after_commit(integration_ids: set) -> None:
     """Hand the integrations to a worker after commit, without making Microsoft wait for the broker."""
     from .tasks import schedule_notification_sync
@@ -188,15 +200,9 @@ def _enqueue_after_commit(integration_ids: set) -> None:
 @require_POST
 def receive_notifications(request: HttpRequest) -> HttpResponse:
     """``POST /api/calendar/outlook/webhook``: validate, verify, store, enqueue, 202."""
-    answer = _validation_answer(request)
-    if answer is not None:
-        return answer
-    items = _notifications(request)
-    if items is None:
-        return JsonResponse(error_body("invalid_notification", "The notification body isn't valid JSON with a 'value' list."), status=400)
-    accepted = _verified(items)
-    if not accepted:
-        return _refused(len(items))
+    accepted = _checked(request)
+    if isinstance(accepted, HttpResponse):
+        return accepted
     with transaction.atomic():
         OutlookNotification.objects.bulk_create([
             OutlookNotification(
@@ -213,15 +219,9 @@ def receive_notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def receive_lifecycle(request: HttpRequest) -> HttpResponse:
     """``POST /api/calendar/outlook/webhook/lifecycle``: reauthorizationRequired / subscriptionRemoved / missed."""
-    answer = _validation_answer(request)
-    if answer is not None:
-        return answer
-    items = _notifications(request)
-    if items is None:
-        return JsonResponse(error_body("invalid_notification", "The notification body isn't valid JSON with a 'value' list."), status=400)
-    accepted = _verified(items)
-    if not accepted:
-        return _refused(len(items))
+    accepted = _checked(request)
+    if isinstance(accepted, HttpResponse):
+        return accepted
     from .tasks import handle_lifecycle_event
 
     with transaction.atomic():
