@@ -115,17 +115,44 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
             finally:
                 engine.flush_progress()
         except RunAborted as aborted:
-            return runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
+            finished = runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
+            _schedule_retry(finished, aborted.error)
+            return finished
         except GraphError as exc:
-            # Outlook failed for the whole run (e.g. unreachable after retries): say so; the next run picks up from here.
+            # Outlook failed for the whole run (e.g. unreachable after retries): say so, and try again later.
             logger.warning("Sync run %s of integration %s failed: %s %s", run.pk, integration.pk, exc.status, exc.code or type(exc).__name__)
-            return runs.finish(run, errors=[*engine.errors, _run_error(exc)], failed=True)
+            finished = runs.finish(run, errors=[*engine.errors, _run_error(exc)], failed=True)
+            _schedule_retry(finished, exc)
+            return finished
         except BaseException:
             runs.finish(run, errors=[*engine.errors, {"eventId": "", "eventType": "", "errorCode": "internal_error",
                                                      "errorMessage": "Something went wrong on our side. We'll try again.", "retryable": True}], failed=True)
             raise
         OutlookCalendarIntegration.objects.filter(pk=integration.pk, throttled_until__isnull=False).update(throttled_until=None)
         return runs.finish(run, errors=engine.errors)
+
+
+#: Wait at least this long before retrying a run that Outlook refused as a whole.
+RETRY_DELAY_SECONDS = 30
+
+
+def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
+    """A throttled or unreachable Outlook gets one follow-up run after ``Retry-After`` (the periodic sync covers the rest).
+
+    The follow-up is an incremental run (or the same specific events); a
+    follow-up that fails too is left to the periodic safety-net sync, so a long
+    outage never turns into a tight loop.
+    """
+    if not error.retryable or run.triggered_by == "retry":
+        return
+    from .. import tasks
+
+    sync_type = run.sync_type if run.sync_type != SyncType.WEBHOOK_TRIGGERED else SyncType.INCREMENTAL
+    retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry", specific_event_ids=run.specific_event_ids)
+    if created:
+        OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
+        delay = max(error.retry_after or 0, RETRY_DELAY_SECONDS)
+        transaction.on_commit(lambda: tasks.run_sync.apply_async(args=[str(retry.pk)], countdown=delay))
 
 
 def _run_error(error: GraphError) -> dict:

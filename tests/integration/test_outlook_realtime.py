@@ -33,7 +33,7 @@ def subscribed(api_client, graph, live, supplier):
 
 
 @pytest.fixture(autouse=True)
-def _settle(api_client):
+def _settle(api_client, graph):  # after ``graph``: torn down while the settings still point at the emulator
     yield
     time.sleep(0.5)
     if api_client.get(f"{BASE}/sync").status_code == 200:
@@ -71,7 +71,7 @@ def test_outlook_change_reaches_wedsync_through_a_real_notification(api_client, 
     wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(_at(3, 10).strftime("%Y-%m-%dT%H")), timeout=10, message="notification-driven sync")
     latency = time.monotonic() - started
     assert latency < 2.0, f"Outlook -> WedSync took {latency:.2f}s"
-    assert OutlookNotification.objects.filter(integration=subscribed["integration"], processed_at__isnull=False).exists()
+    wait_for(lambda: OutlookNotification.objects.filter(integration=subscribed["integration"], processed_at__isnull=False).exists(), timeout=5)
     assert OutlookSyncHistory.objects.filter(integration=subscribed["integration"], sync_type="webhook_triggered", sync_status="completed").exists()
 
 

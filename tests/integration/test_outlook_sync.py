@@ -56,7 +56,7 @@ def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _settle(api_client):
+def _settle(api_client, graph):  # after ``graph``: torn down while the settings still point at the emulator
     """Let the worker finish this test's pushes before the next test empties the database."""
     yield
     import time
@@ -307,3 +307,38 @@ def test_unknown_sync_job_and_bad_input_are_clear_4xx(api_client, graph, synced)
     assert bad_settings.status_code == 400 and bad_settings.json()["success"] is False
     unknown = api_client.post(f"{BASE}/events/{uuid.uuid4()}/resolve", {"resolutions": {"title": {"useValue": "wedsync"}}})
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("direction", ["to_outlook", "from_outlook"])
+def test_force_sync_makes_one_side_win_for_one_event(api_client, graph, synced, direction):
+    consultation = synced["events"][0]
+    outlook_id = _outlook_event_of(api_client, consultation["id"])
+    api_client.put(f"{BASE}/settings", {"syncEnabled": False})
+    graph.update_event(MAILBOX, outlook_id, {"location": {"displayName": "Outlook's room"}})
+    api_client.patch(f"/api/events/{consultation['id']}/", {"location": "WedSync's room"})
+    api_client.put(f"{BASE}/settings", {"syncEnabled": True})
+    wait_for_idle(api_client)
+    assert _mapped(api_client, consultation["id"])["syncStatus"] == "conflict"
+
+    refused = api_client.post(f"{BASE}/events/{consultation['id']}/force-sync", {"direction": direction})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "has_conflict"
+    forced = api_client.post(f"{BASE}/events/{consultation['id']}/force-sync", {"direction": direction, "overwriteConflicts": True})
+    assert forced.status_code == 202
+    wait_for_idle(api_client)
+
+    expected = "WedSync's room" if direction == "to_outlook" else "Outlook's room"
+    assert api_client.get(f"/api/events/{consultation['id']}/").json()["location"] == expected
+    assert graph.event(MAILBOX, outlook_id)["location"]["displayName"] == expected
+    assert _mapped(api_client, consultation["id"])["syncStatus"] == "synced"
+
+
+def test_sync_of_specific_events_only_touches_them(api_client, graph, synced):
+    other = synced["events"][1]
+    new = _create_event(api_client, title="Tasting at Petal & Stem", startsAt=_at(6, 11).isoformat(), endsAt=_at(6, 12).isoformat())
+    wait_for_idle(api_client)
+    started = api_client.post(f"{BASE}/sync", {"specificEvents": [new["id"], other["id"]]})
+    assert started.status_code == 202 and started.json()["eventsToProcess"] == 2
+    unknown = api_client.post(f"{BASE}/sync", {"specificEvents": [str(uuid.uuid4())]})
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_events"
+    wait_for_idle(api_client)
+    assert any(e["subject"] == "WedSync: Tasting at Petal & Stem" for e in graph.events(MAILBOX))
