@@ -240,6 +240,17 @@ def _resolve_deletion(row: OutlookEventMapping, conflict, use: str) -> None:
     row.save()
 
 
+def clear_conflicts(integration_ids) -> int:
+    """Support action: put every conflicted event of these integrations back to "waiting to sync".
+
+    The next run re-reads both sides and merges again; if they still differ
+    the conflict comes back, so nothing is lost. Returns how many events were reset.
+    """
+    return OutlookEventMapping.objects.filter(integration_id__in=list(integration_ids), sync_state=MappingState.CONFLICT).update(
+        sync_state=MappingState.PENDING, sync_conflicts=[], synced_wedsync_version=0, outlook_change_key="",
+    )
+
+
 # --- settings ---
 def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> dict:
     """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""

@@ -34,18 +34,6 @@ def can_run_support_actions(user) -> bool:
     return bool(user.is_active and (user.is_superuser or user.has_perm(SUPPORT_ACTION_PERMISSION)))
 
 
-def clear_conflicts(integration_ids) -> int:
-    """Put every conflicted event of these integrations back to "waiting to sync", forgetting the conflicts.
-
-    The next run merges them again; if both sides still differ, the conflict
-    comes back, so nothing is lost. Returns the number of events reset.
-    TODO: belongs in ``outlook_sync.actions`` (the one place that writes mappings on behalf of people).
-    """
-    return OutlookEventMapping.objects.filter(integration_id__in=list(integration_ids), sync_state=MappingState.CONFLICT).update(
-        sync_state=MappingState.PENDING, sync_conflicts=[]
-    )
-
-
 def _errors_html(errors) -> str:
     """A run's or integration's ``SyncError`` list as a readable list (never raw JSON)."""
     if not errors:
@@ -268,7 +256,7 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Clear conflicts (sync those events again)", permissions=["support"])
     def clear_conflicts_action(self, request, queryset):
-        reset = clear_conflicts(queryset.values_list("pk", flat=True))
+        reset = actions.clear_conflicts(queryset.values_list("pk", flat=True))
         self.message_user(request, f"Cleared conflicts on {reset} event(s); they sync again on the next run.", messages.SUCCESS)
 
 
