@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from wedsync.events.models import EventType
@@ -24,9 +25,9 @@ class ContractSerializer(serializers.Serializer):
 
 
 class OutlookIntegrationSerializer(ContractSerializer):
-    """``OutlookIntegration``; ``needsReauthorization`` and ``accountEmail`` are WedSync additions."""
+    """``OutlookIntegration``; ``needsReauthorization``, ``accountEmail`` and ``throttledUntil`` are WedSync additions."""
 
-    optional_fields = ("calendarId", "calendarName", "lastSyncAt")
+    optional_fields = ("calendarId", "calendarName", "lastSyncAt", "throttledUntil")
 
     id = serializers.UUIDField()
     microsoftUserId = serializers.CharField(source="microsoft_user_id")
@@ -40,6 +41,12 @@ class OutlookIntegrationSerializer(ContractSerializer):
     lastSyncStatus = serializers.CharField(source="last_sync_status")
     needsReauthorization = serializers.BooleanField(source="needs_reauthorization")
     accountEmail = serializers.CharField(source="microsoft_account_email")
+    throttledUntil = serializers.SerializerMethodField()
+
+    def get_throttledUntil(self, integration) -> str | None:
+        """When Outlook asked us to slow down, until when (the UI says "throttled, will retry at ...")."""
+        until = integration.throttled_until
+        return until.isoformat() if until and until > timezone.now() else None
 
 
 class OutlookCalendarOwnerSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from outlook_sync.models import OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping
+from outlook_sync.models import OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from outlook_sync.sync import mapping
 from tests.conftest import MAILBOX, wait_for
 from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
@@ -342,3 +342,19 @@ def test_sync_of_specific_events_only_touches_them(api_client, graph, synced):
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_events"
     wait_for_idle(api_client)
     assert any(e["subject"] == "WedSync: Tasting at Petal & Stem" for e in graph.events(MAILBOX))
+
+
+def test_a_mailbox_throttled_for_long_is_shown_to_the_supplier_and_retried_later(api_client, graph, synced):
+    graph.inject_fault("GET", r"calendarView/delta", status=429, count=1, retry_after=600, error_code="ApplicationThrottled")
+
+    job = run_sync(api_client)
+
+    assert job["status"] == "failed"
+    error = job["errors"][-1]
+    assert error["errorCode"] == "throttled" and error["retryable"] is True
+    assert "slow down" in error["errorMessage"]
+    status = api_client.get(f"{BASE}/sync").json()
+    assert status["integration"]["throttledUntil"] > timezone.now().isoformat()
+    waiting = [run for run in status["recentSyncHistory"] if run["triggeredBy"] == "retry"]
+    assert len(waiting) == 1 and waiting[0]["syncStatus"] == "in_progress"  # queued for after Retry-After
+    OutlookSyncHistory.objects.filter(triggered_by="retry").update(sync_status="cancelled")  # not waiting 10 minutes in a test
