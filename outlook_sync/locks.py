@@ -50,16 +50,26 @@ def _redis() -> redis.Redis | None:
 
 
 @contextlib.contextmanager
-def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0):
-    """Hold the named lock across processes; wait up to ``wait`` seconds for it."""
+def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0, heartbeat: bool = False):
+    """Hold the named lock across processes; wait up to ``wait`` seconds for it.
+
+    With ``heartbeat`` the Redis lease of ``timeout`` seconds is renewed every
+    ``timeout / 3`` seconds while the holder lives, so a long holder keeps it,
+    and a holder that was killed (SIGKILL, lost machine) frees it within
+    ``timeout`` seconds instead of blocking everyone until a long expiry.
+    """
     client = _redis()
     if client is not None:
         lock = client.lock(f"wedsync:lock:{name}", timeout=timeout, blocking_timeout=wait)
         if not lock.acquire():
             raise LockTimeout(name)
+        stop = threading.Event()
+        if heartbeat:
+            threading.Thread(target=_renew, args=(lock, timeout, stop), daemon=True, name=f"lock-heartbeat:{name}").start()
         try:
             yield
         finally:
+            stop.set()
             with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
         return
@@ -79,6 +89,14 @@ def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _renew(lock, timeout: float, stop: threading.Event) -> None:
+    while not stop.wait(timeout / 3):
+        try:
+            lock.reacquire()
+        except redis.exceptions.RedisError:
+            return  # lost (or Redis away): the holder finds out when it releases
 
 
 _local_slots: dict[str, threading.BoundedSemaphore] = {}

@@ -49,12 +49,20 @@ def push_wedsync_changes(integration_id: str) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def safety_net_sync() -> int:
-    """Beat: an incremental sync of every healthy integration, in case a notification or push was lost."""
+    """Beat: an incremental sync of every healthy integration (a full one daily), in case a notification or push was lost."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from .models import OutlookSyncHistory
     from .sync import runs
 
     started = 0
+    day_ago = timezone.now() - dt.timedelta(days=1)
     for integration in OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None):
-        run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL, triggered_by="schedule")
+        # Once a day a full read: it also finds what no delta reports (e.g. an event created and deleted between reads).
+        recent_full = OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status="completed", completed_at__gte=day_ago).exists()
+        run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
         if created:
             run_sync.delay(str(run.pk))
             started += 1

@@ -98,10 +98,11 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
     if run is None or run.sync_status != SyncStatus.IN_PROGRESS:
         return run
     integration = run.integration
-    with locks.exclusive(f"sync-run:{integration.pk}", timeout=30 * 60, wait=30 * 60):
+    with locks.exclusive(f"sync-run:{integration.pk}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
         run.refresh_from_db()
         if run.sync_status != SyncStatus.IN_PROGRESS:
             return run
+        _close_interrupted_runs(run)
         integration.refresh_from_db()
         if integration.needs_reauthorization:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
@@ -132,8 +133,26 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
         return runs.finish(run, errors=engine.errors)
 
 
+#: The run lock's lease, renewed while the run lives: a killed worker frees the integration within this time.
+RUN_LOCK_LEASE_SECONDS = 60
+
+
+def _close_interrupted_runs(current: OutlookSyncHistory) -> None:
+    """Runs still "in progress" that are not waiting, seen by the holder of the run lock, lost their worker.
+
+    They are closed as failed (the supplier sees "interrupted"); this run, or
+    the redelivered task, does the work again: every step is idempotent.
+    """
+    orphans = OutlookSyncHistory.objects.filter(integration_id=current.integration_id, sync_status=SyncStatus.IN_PROGRESS, is_queued=False).exclude(pk=current.pk)
+    for orphan in orphans:
+        runs.finish(orphan, errors=[{"eventId": "", "eventType": "", "errorCode": "interrupted", "retryable": True,
+                                     "errorMessage": "This sync was interrupted. The next sync picked up where it stopped."}], failed=True)
+
+
 #: Wait at least this long before retrying a run that Outlook refused as a whole.
 RETRY_DELAY_SECONDS = 30
+#: ... and at most this long (below the broker's visibility timeout; the periodic sync covers longer outages).
+MAX_RETRY_DELAY_SECONDS = 600
 
 
 def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
@@ -151,7 +170,7 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
     retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry", specific_event_ids=run.specific_event_ids)
     if created:
         OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
-        delay = max(error.retry_after or 0, RETRY_DELAY_SECONDS)
+        delay = min(max(error.retry_after or 0, RETRY_DELAY_SECONDS), MAX_RETRY_DELAY_SECONDS)
         transaction.on_commit(lambda: tasks.run_sync.apply_async(args=[str(retry.pk)], countdown=delay))
 
 
@@ -198,13 +217,14 @@ class SyncEngine:
                     self.remove_out_of_scope()
                 self.read_outlook(full=sync_type == SyncType.FULL_SYNC)
                 self.push_wedsync()
-                if self.created and self.integration.delta_link:
-                    # Swallow the echoes of what we just created now, so the next incremental read is small.
-                    self.read_outlook(full=False)
             elif self.run_row.triggered_by == "force":
                 self.force(self.run_row.specific_event_ids)
             else:  # single_event: WedSync changes to push, or specific events
                 self.push_wedsync(only=self.run_row.specific_event_ids or None)
+            if self.created and self.integration.delta_link:
+                # Read our creations back now: the delta link then postdates them, so a later delete of
+                # one in Outlook arrives as @removed, and the next incremental read stays small.
+                self.read_outlook(full=False)
         except ReauthorizationRequired as exc:
             raise RunAborted(exc) from None
         except ThrottledError as exc:
