@@ -107,7 +107,7 @@ def _after_connect(integration: OutlookCalendarIntegration) -> None:
     if integration.sync_enabled and integration.calendar_id:
         request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect")
     integration_id = str(integration.pk)
-    transaction.on_commit(lambda: tasks.ensure_subscription.delay(integration_id))
+    transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
 
 
 # --- sync runs ---
@@ -136,8 +136,23 @@ def request_sync(integration: OutlookCalendarIntegration, *, sync_type: str = Sy
             raise ActionError("unknown_events", "Some of those events aren't in your WedSync calendar.", details={"specificEvents": unknown})
     run, created = runs.open_run(integration, sync_type=sync_type, direction=direction, triggered_by=triggered_by, specific_event_ids=specific_events)
     if created:
-        transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+        _start_or_fail(run)
     return run, selectors.events_to_process(integration, sync_type, specific_events)
+
+
+def _start_or_fail(run: OutlookSyncHistory) -> None:
+    """Hand the run to a worker once it is committed; if the queue is unreachable, close it and say so."""
+
+    def start():
+        if not tasks.enqueue(tasks.run_sync, run.pk):
+            runs.finish(run, errors=[{"eventId": "", "eventType": "", "errorCode": "queue_unavailable", "retryable": True,
+                                      "errorMessage": "We couldn't start the sync just now. We'll try again automatically."}], failed=True)
+            raise ActionError("sync_unavailable", "We couldn't start the sync just now. Please try again in a minute; we'll also retry automatically.", status_code=503)
+
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: tasks.enqueue(tasks.run_sync, run.pk))
+    else:
+        start()
 
 
 def force_sync_event(integration: OutlookCalendarIntegration, event_id: str, *, direction: str, overwrite_conflicts: bool = False) -> OutlookSyncHistory:
@@ -148,7 +163,7 @@ def force_sync_event(integration: OutlookCalendarIntegration, event_id: str, *, 
         raise ActionError("has_conflict", "This event has a conflict. Resolve it, or force the sync with overwriteConflicts.", status_code=409)
     run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, direction=direction, triggered_by="force", specific_event_ids=[str(event_id)])
     if created:
-        transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+        _start_or_fail(run)
     return run
 
 
@@ -212,7 +227,7 @@ def resolve_conflict(integration: OutlookCalendarIntegration, event_id: str, *, 
             integration.save(update_fields=["default_conflict_rules", "updated_at"])
         run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="conflict_resolution", specific_event_ids=[str(event_id)])
         if created:
-            transaction.on_commit(lambda: tasks.run_sync.delay(str(run.pk)))
+            transaction.on_commit(lambda: tasks.enqueue(tasks.run_sync, run.pk))
     row.refresh_from_db()
     return row
 
@@ -295,7 +310,7 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
     integration.save(update_fields=fields)
     if webhook_changed or "calendar_id" in fields or schedule_changed:
         integration_id = str(integration.pk)
-        transaction.on_commit(lambda: tasks.ensure_subscription.delay(integration_id))
+        transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
     if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
         request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
     return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}

@@ -251,7 +251,7 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
     def renew_subscription(self, request, queryset):
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         for integration_id in ids:
-            transaction.on_commit(lambda integration_id=integration_id: tasks.ensure_subscription.delay(integration_id))
+            transaction.on_commit(lambda integration_id=integration_id: tasks.enqueue(tasks.ensure_subscription, integration_id))
         self.message_user(request, f"Subscription renewal queued for {len(ids)} integration(s).", messages.SUCCESS)
 
     @admin.action(description="Clear conflicts (sync those events again)", permissions=["support"])

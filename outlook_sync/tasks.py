@@ -12,6 +12,21 @@ from .models import OutlookCalendarIntegration, SyncType
 
 logger = logging.getLogger(__name__)
 
+def enqueue(task, *args, countdown: float | None = None) -> bool:
+    """Send a task; if the broker is unreachable, log it and carry on (never fail the caller's request).
+
+    What was not enqueued is not lost: runs stay recorded, WedSync changes stay
+    pending (version above the synced one) and the periodic safety-net sync
+    picks them up once the broker is back.
+    """
+    try:
+        task.apply_async(args=[str(a) for a in args], countdown=countdown)
+        return True
+    except Exception:  # noqa: BLE001  (kombu/redis raise many types for an unreachable broker)
+        logger.warning("Could not enqueue %s%s: broker unreachable; the periodic sync will catch up", task.name, args, exc_info=True)
+        return False
+
+
 #: Cache key set while a push of WedSync changes is waiting to run for an integration.
 PUSH_SCHEDULED_KEY = "outlook-push-scheduled:{}"
 
@@ -30,8 +45,12 @@ def schedule_push(integration_id) -> None:
     The key is cleared when the push starts (before it reads what changed), so
     an edit made after that schedules another push instead of being missed.
     """
-    if cache.add(PUSH_SCHEDULED_KEY.format(integration_id), 1, timeout=300):
-        push_wedsync_changes.apply_async(args=[str(integration_id)], countdown=0.3)
+    try:
+        first = cache.add(PUSH_SCHEDULED_KEY.format(integration_id), 1, timeout=300)
+    except Exception:  # noqa: BLE001  (cache down: push anyway, a duplicate push is harmless)
+        first = True
+    if first and not enqueue(push_wedsync_changes, integration_id, countdown=0.3):
+        _forget(PUSH_SCHEDULED_KEY.format(integration_id))  # so the next change tries again
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -64,7 +83,7 @@ def safety_net_sync() -> int:
         recent_full = OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status="completed", completed_at__gte=day_ago).exists()
         run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
         if created:
-            run_sync.delay(str(run.pk))
+            enqueue(run_sync, run.pk)
             started += 1
     return started
 
@@ -90,8 +109,12 @@ NOTIFICATION_SCHEDULED_KEY = "outlook-notification-sync:{}"
 
 def schedule_notification_sync(integration_id) -> None:
     """Run one incremental sync for the notifications stored so far; a burst shares it (same scheme as pushes)."""
-    if cache.add(NOTIFICATION_SCHEDULED_KEY.format(integration_id), 1, timeout=300):
-        process_notifications.apply_async(args=[str(integration_id)], countdown=0.2)
+    try:
+        first = cache.add(NOTIFICATION_SCHEDULED_KEY.format(integration_id), 1, timeout=300)
+    except Exception:  # noqa: BLE001
+        first = True
+    if first and not enqueue(process_notifications, integration_id, countdown=0.2):
+        _forget(NOTIFICATION_SCHEDULED_KEY.format(integration_id))
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -146,3 +169,10 @@ def maintain_subscriptions() -> int:
         except Exception:  # noqa: BLE001  (one failing account must not block the others)
             logger.exception("Subscription upkeep failed for integration %s; will retry next hour", integration_id)
     return count
+
+
+def _forget(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: BLE001  (cache down too: the key expires by itself)
+        pass

@@ -222,14 +222,14 @@ def receive_lifecycle(request: HttpRequest) -> HttpResponse:
     accepted = _checked(request)
     if isinstance(accepted, HttpResponse):
         return accepted
-    from .tasks import handle_lifecycle_event
+    from .tasks import enqueue, handle_lifecycle_event
 
     with transaction.atomic():
         for integration, item in accepted:
             event = str(item.get("lifecycleEvent", ""))[:64]
             OutlookNotification.objects.create(integration=integration, subscription_id=str(item.get("subscriptionId")), lifecycle_event=event)
             integration_id = integration.pk
-            transaction.on_commit(lambda i=integration_id, e=event: handle_lifecycle_event.delay(str(i), e))
+            transaction.on_commit(lambda i=integration_id, e=event: enqueue(handle_lifecycle_event, i, e))
     return HttpResponse(status=202)
 
 

@@ -330,6 +330,9 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     end = serializers.DateTimeField()
 
     def validate(self, attrs):
+        for name in ("start", "end"):
+            if not 1900 <= attrs[name].year <= 2200:
+                raise serializers.ValidationError({name: "Choose a date between the years 1900 and 2200."})
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "The end must be after the start."})
         if attrs["end"] - attrs["start"] > dt.timedelta(days=41):

@@ -154,7 +154,7 @@ class SettingsApi(APIView):
 
 
 class IntegrationApi(APIView):
-    @extend_schema(responses=RemoveIntegrationResponseSerializer, summary="Disconnect Outlook and remove WedSync's events from it")
+    @extend_schema(responses={200: RemoveIntegrationResponseSerializer}, summary="Disconnect Outlook and remove WedSync's events from it")
     def delete(self, request):
         return Response(RemoveIntegrationResponseSerializer(actions.disconnect(_integration(request))).data)
 

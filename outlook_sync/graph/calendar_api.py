@@ -77,7 +77,11 @@ def tagged_event_ids(client: GraphClient, calendar_id: str, property_id: str) ->
 
 
 def _iso(value) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z") if value else ""
+    """UTC in Graph's format; the year is zero-padded by hand (``%Y`` is not, on every platform)."""
+    if not value:
+        return ""
+    utc = value.astimezone(dt.timezone.utc)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.0000000Z"
 
 
 def get_schedule(client: GraphClient, email: str, start, end) -> list[GraphScheduleItem]:

@@ -171,7 +171,7 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
     if created:
         OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
         delay = min(max(error.retry_after or 0, RETRY_DELAY_SECONDS), MAX_RETRY_DELAY_SECONDS)
-        transaction.on_commit(lambda: tasks.run_sync.apply_async(args=[str(retry.pk)], countdown=delay))
+        transaction.on_commit(lambda: tasks.enqueue(tasks.run_sync, retry.pk, countdown=delay))
 
 
 def _run_error(error: GraphError) -> dict:

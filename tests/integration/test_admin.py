@@ -112,7 +112,7 @@ def test_sync_action_explains_why_an_integration_was_skipped(support, integratio
 
 def test_renew_subscription_action_queues_the_task(support, integration, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(tasks.ensure_subscription, "delay", lambda integration_id: queued.append(integration_id))
+    monkeypatch.setattr(tasks.ensure_subscription, "apply_async", lambda args, countdown=None: queued.append(args[0]))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = _action(support, "renew_subscription", integration.pk)

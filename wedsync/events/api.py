@@ -6,7 +6,7 @@ every write goes through :mod:`wedsync.events.actions`.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -78,7 +78,8 @@ class EventListCreateApi(APIView):
             OpenApiParameter("start", str, description="ISO date-time: only events ending after this"),
             OpenApiParameter("end", str, description="ISO date-time: only events starting before this"),
         ],
-        responses=EventSerializer(many=True),
+        responses=inline_serializer("EventList", {"events": EventSerializer(many=True)}),
+        operation_id="events_list",
     )
     def get(self, request):
         window = _WindowSerializer(data=request.query_params)
