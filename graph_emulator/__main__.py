@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-id", action="append", default=[], help="register an app (repeatable, pairs with --client-secret)")
     parser.add_argument("--client-secret", action="append", default=[])
     parser.add_argument("--redirect-uri", action="append", default=[], help="redirect URI of the registered app(s) (repeatable)")
-    parser.add_argument("--seed-demo-user", action="store_true", help=f"create a demo user with a few events if missing")
+    parser.add_argument("--seed-demo-user", action="store_true", help="create a demo user with a few events if missing")
     parser.add_argument("--service-time-ms", type=int, default=None, help="initial service time per Graph request")
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import uuid
 
 from django.db import transaction
 
@@ -130,7 +129,7 @@ def request_sync(integration: OutlookCalendarIntegration, *, sync_type: str = Sy
         raise ActionError("sync_disabled", "Sync is switched off. Switch it on in your Outlook settings first.", status_code=409)
     if specific_events:
         sync_type = SyncType.SINGLE_EVENT
-        known = set(map(str, CalendarEvent.objects.filter(supplier=integration.user, pk__in=[e for e in specific_events if _is_uuid(e)]).values_list("id", flat=True)))
+        known = set(map(str, CalendarEvent.objects.filter(supplier=integration.user, pk__in=[e for e in specific_events if engine.as_uuid(e)]).values_list("id", flat=True)))
         unknown = [str(e) for e in specific_events if str(e) not in known]
         if unknown:
             raise ActionError("unknown_events", "Some of those events aren't in your WedSync calendar.", details={"specificEvents": unknown})
@@ -167,18 +166,10 @@ def force_sync_event(integration: OutlookCalendarIntegration, event_id: str, *, 
     return run
 
 
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def _mapping_or_404(integration, event_id: str, *, allow_unmapped: bool = False):
     row = OutlookEventMapping.objects.filter(integration=integration, wedsync_event_id=str(event_id), kind="event").select_related("event").first()
     if row is None:
-        if allow_unmapped and _is_uuid(event_id) and CalendarEvent.objects.filter(supplier=integration.user, pk=event_id, is_deleted=False).exists():
+        if allow_unmapped and engine.as_uuid(event_id) and CalendarEvent.objects.filter(supplier=integration.user, pk=event_id, is_deleted=False).exists():
             return None
         raise ActionError("event_not_found", "We couldn't find that event in your synced calendar.", status_code=404)
     return row

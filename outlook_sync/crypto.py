@@ -46,7 +46,7 @@ def encrypt(plaintext: str) -> str:
 def decrypt(ciphertext: str) -> str:
     try:
         return _fernet().decrypt(ciphertext.encode()).decode()
-    except InvalidToken as exc:
+    except InvalidToken:
         raise TokenDecryptionError("stored token cannot be decrypted with the configured keys") from None
 
 

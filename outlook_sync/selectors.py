@@ -5,7 +5,7 @@ import datetime as dt
 import math
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from wedsync.events.models import CalendarEvent
@@ -31,19 +31,30 @@ def events_to_process(integration: OutlookCalendarIntegration, sync_type: str, s
     from .sync.engine import sync_window
 
     start, end = sync_window()
-    in_window = CalendarEvent.objects.filter(supplier_id=integration.user_id, is_deleted=False, ends_at__gte=start, starts_at__lte=end)
     if sync_type == SyncType.FULL_SYNC:
-        return in_window.count()
-    unmapped = in_window.exclude(Exists(OutlookEventMapping.objects.filter(integration=integration, event=OuterRef("pk")))).count()
-    return unmapped + pending_mappings(integration).count()
+        return events_in_window(integration, start, end).count()
+    return unmapped_events(integration, start, end).count() + mappings_changed_in_wedsync(integration).count()
 
 
-def pending_mappings(integration):
-    """Mappings whose WedSync event changed since it was last synced."""
-    from django.db.models import F
+def events_in_window(integration: OutlookCalendarIntegration, start, end):
+    """The supplier's live WedSync events overlapping [start, end]."""
+    return CalendarEvent.objects.filter(supplier_id=integration.user_id, is_deleted=False, ends_at__gte=start, starts_at__lte=end)
 
+
+def unmapped_events(integration: OutlookCalendarIntegration, start, end):
+    """Live WedSync events in the window with no Outlook copy yet (an anti-join), soonest first."""
+    has_copy = OutlookEventMapping.objects.filter(integration=integration, event=OuterRef("pk"))
+    return events_in_window(integration, start, end).exclude(Exists(has_copy)).order_by("starts_at")
+
+
+def mappings_changed_in_wedsync(integration: OutlookCalendarIntegration):
+    """Event mappings whose WedSync event changed (or vanished) since it was last synced: what a push sends.
+
+    Resolving or clearing a conflict resets ``synced_wedsync_version`` to 0, so
+    those "waiting to sync" events are included too.
+    """
     return OutlookEventMapping.objects.filter(integration=integration, kind="event").filter(
-        Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version")) | Q(sync_state=MappingState.PENDING)
+        Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version"))
     )
 
 
@@ -57,7 +68,7 @@ def sync_stats(integration: OutlookCalendarIntegration) -> dict:
         conflicted=Count("id", filter=Q(sync_state=MappingState.CONFLICT)),
         errors=Count("id", filter=Q(sync_state=MappingState.ERROR)),
     )
-    pending = pending_mappings(integration).exclude(sync_state=MappingState.CONFLICT).count()
+    pending = mappings_changed_in_wedsync(integration).exclude(sync_state=MappingState.CONFLICT).count()
     last_full = (
         OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status=SyncStatus.COMPLETED)
         .order_by("-completed_at").values_list("completed_at", flat=True).first()

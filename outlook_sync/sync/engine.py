@@ -28,18 +28,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F
 from django.utils import timezone
 
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-from .. import locks, tokens
+from .. import locks, selectors, tokens
 from ..graph import calendar_api
 from ..graph.client import BatchRequest, GraphClient
 from ..graph.errors import (
@@ -378,17 +379,17 @@ class SyncEngine:
     def adopt(self, item: GraphEvent, tag: tuple[str, str]) -> None:
         """An event tagged as ours with no mapping (e.g. the mapping write was lost): link it, never duplicate it."""
         kind, wedsync_id = tag
-        event = CalendarEvent.objects.filter(pk=_uuid_or_none(wedsync_id), supplier_id=self.integration.user_id).first()
+        event = CalendarEvent.objects.filter(pk=as_uuid(wedsync_id), supplier_id=self.integration.user_id).first()
         key = wedsync_id if kind == "event" else f"travel:{wedsync_id}"
         if OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=key).exists():
             # We already have another Outlook copy of this event: this one is a stray duplicate of ours.
             if self.pushes:
-                self.delete_remote_ids([item.id])
+                delete_outlook_events(self.client, [item.id])
             self.progress(processed=1)
             return
         if event is None or event.is_deleted or kind == "travel":
             if self.pushes:
-                self.delete_remote_ids([item.id])
+                delete_outlook_events(self.client, [item.id])
             self.progress(processed=1, deleted=1)
             return
         row = OutlookEventMapping.objects.create(
@@ -567,9 +568,7 @@ class SyncEngine:
         """Send WedSync changes to Outlook: edits and deletes of mapped events, then new events in bulk."""
         if not self.pushes and not only:
             return
-        integration = self.integration
-        mapped = OutlookEventMapping.objects.filter(integration=integration, kind="event").select_related("event")
-        changed = mapped.filter(Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version")))
+        changed = selectors.mappings_changed_in_wedsync(self.integration).select_related("event")
         if only:
             changed = changed.filter(wedsync_event_id__in=[str(i) for i in only])
         rows = [row for row in changed if row.pk not in self.handled]
@@ -585,14 +584,9 @@ class SyncEngine:
             self.create_missing(only)
 
     def unmapped_events(self, only: Iterable[str] | None = None):
-        start, end = self.window
-        events = (
-            CalendarEvent.objects.filter(supplier_id=self.integration.user_id, is_deleted=False, ends_at__gte=start, starts_at__lte=end)
-            .exclude(Exists(OutlookEventMapping.objects.filter(integration=self.integration, event=OuterRef("pk"))))  # anti-join
-            .order_by("starts_at")
-        )
+        events = selectors.unmapped_events(self.integration, *self.window)
         if only:
-            events = events.filter(pk__in=[_uuid_or_none(i) for i in only if _uuid_or_none(i)])
+            events = events.filter(pk__in=[uuid for uuid in map(as_uuid, only) if uuid])
         return [e for e in events if mapping.is_type_synced(e.event_type, self.prefs)]
 
     def create_missing(self, only: Iterable[str] | None = None) -> None:
@@ -693,11 +687,8 @@ class SyncEngine:
 
     # --- deleting our copies ---
     def delete_remote(self, rows: list[OutlookEventMapping]) -> int:
-        return self.delete_remote_ids([row.outlook_event_id for row in rows])
-
-    def delete_remote_ids(self, outlook_ids: list[str]) -> int:
-        """Delete these Outlook events (ours) in batches; an already-gone event counts as deleted."""
-        return delete_outlook_events(self.client, outlook_ids)
+        """Delete the Outlook copies of these mappings (ours) in batches."""
+        return delete_outlook_events(self.client, [row.outlook_event_id for row in rows])
 
 
 def delete_outlook_events(client: GraphClient, outlook_ids: list[str]) -> int:
@@ -734,9 +725,8 @@ def _one_way(source: dict, target: dict, *, to: str) -> merge.MergeResult:
     )
 
 
-def _uuid_or_none(value):
-    import uuid
-
+def as_uuid(value) -> uuid.UUID | None:
+    """``value`` as a UUID, or None when it is not one (ids from Outlook tags and API input are untrusted text)."""
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
