@@ -288,13 +288,19 @@ def outlook_conflicts(request):
     return render(request, "calendar_ui/conflicts.html", {"integration": integration, "cards": [_conflict_card(row) for row in rows]})
 
 
+def _mapped_row_or_404(integration, event_id):
+    """One of this supplier's synced events, by WedSync event id (another supplier's is simply not found)."""
+    row = selectors.mapped_events(integration).filter(wedsync_event_id=str(event_id)).first()
+    if row is None:
+        raise Http404("No such event.")
+    return row
+
+
 @login_required
 @require_POST
 def outlook_conflict_resolve(request, event_id):
     integration = _integration_or_404(request)
-    row = selectors.mapped_events(integration).filter(wedsync_event_id=str(event_id)).first()
-    if row is None:
-        raise Http404("No such event.")
+    row = _mapped_row_or_404(integration, event_id)
     form = ConflictChoiceForm(request.POST, time_zone=row.event.time_zone if row.event else "UTC")
     errors: dict = {}
     resolved_message = ""
@@ -388,9 +394,7 @@ def _event_item(row: OutlookEventMapping, prefix: str, message: str = "", error:
 @require_POST
 def outlook_event_force_sync(request, event_id):
     integration = _integration_or_404(request)
-    row = selectors.mapped_events(integration).filter(wedsync_event_id=str(event_id)).first()
-    if row is None:
-        raise Http404("No such event.")
+    row = _mapped_row_or_404(integration, event_id)
     message = error = ""
     try:
         actions.force_sync_event(integration, str(event_id), direction="to_outlook")

@@ -45,12 +45,17 @@ def schedule_push(integration_id) -> None:
     The key is cleared when the push starts (before it reads what changed), so
     an edit made after that schedules another push instead of being missed.
     """
+    _schedule_once(PUSH_SCHEDULED_KEY.format(integration_id), push_wedsync_changes, integration_id, countdown=0.3)
+
+
+def _schedule_once(key: str, task, integration_id, *, countdown: float) -> None:
+    """Enqueue ``task`` for the integration unless one is already waiting (``key`` marks it; the task clears it)."""
     try:
-        first = cache.add(PUSH_SCHEDULED_KEY.format(integration_id), 1, timeout=300)
-    except Exception:  # noqa: BLE001  (cache down: push anyway, a duplicate push is harmless)
+        first = cache.add(key, 1, timeout=300)
+    except Exception:  # noqa: BLE001  (cache down: enqueue anyway, a duplicate run is harmless)
         first = True
-    if first and not enqueue(push_wedsync_changes, integration_id, countdown=0.3):
-        _forget(PUSH_SCHEDULED_KEY.format(integration_id))  # so the next change tries again
+    if first and not enqueue(task, integration_id, countdown=countdown):
+        _forget(key)  # so the next change tries again
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -58,7 +63,7 @@ def push_wedsync_changes(integration_id: str) -> None:
     """Send every pending WedSync change of the integration to Outlook (one run)."""
     from .sync import engine, runs
 
-    cache.delete(PUSH_SCHEDULED_KEY.format(integration_id))
+    _forget(PUSH_SCHEDULED_KEY.format(integration_id))
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
@@ -109,12 +114,7 @@ NOTIFICATION_SCHEDULED_KEY = "outlook-notification-sync:{}"
 
 def schedule_notification_sync(integration_id) -> None:
     """Run one incremental sync for the notifications stored so far; a burst shares it (same scheme as pushes)."""
-    try:
-        first = cache.add(NOTIFICATION_SCHEDULED_KEY.format(integration_id), 1, timeout=300)
-    except Exception:  # noqa: BLE001
-        first = True
-    if first and not enqueue(process_notifications, integration_id, countdown=0.2):
-        _forget(NOTIFICATION_SCHEDULED_KEY.format(integration_id))
+    _schedule_once(NOTIFICATION_SCHEDULED_KEY.format(integration_id), process_notifications, integration_id, countdown=0.2)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -125,7 +125,7 @@ def process_notifications(integration_id: str) -> None:
     from .models import OutlookNotification
     from .sync import engine, runs
 
-    cache.delete(NOTIFICATION_SCHEDULED_KEY.format(integration_id))
+    _forget(NOTIFICATION_SCHEDULED_KEY.format(integration_id))
     cutoff = timezone.now()
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
     if integration is None:
