@@ -493,14 +493,19 @@ class SyncEngine:
                 return self.reconcile(row, outlook_deleted=True)
             change_key = GraphEvent.from_json(response.body).change_key if response.body else change_key
         version = event.version
+        merged = dict(result.merged)
         if result.to_wedsync:
             try:
                 updated = event_actions.update_event(event, source=SYNC_SOURCE, expected_version=event.version, **mapping.wedsync_changes(result.to_wedsync, current_values=values))
                 version = updated.version
             except event_actions.EventVersionConflict:
-                # The supplier edited it this very moment: their push will merge again.
+                # The supplier edited it this very moment and WedSync did not take Outlook's values: keep the
+                # old base for them, so the next merge (their push) weighs both edits instead of calling
+                # Outlook's values agreed and overwriting them with the supplier's.
                 version = row.synced_wedsync_version
-        row.base_snapshot = result.merged
+                for name in result.to_wedsync:
+                    merged[name] = (base or {}).get(name)
+        row.base_snapshot = merged
         row.outlook_change_key = change_key
         row.synced_wedsync_version = version
         row.sync_conflicts = [c.to_contract() for c in result.conflicts]
