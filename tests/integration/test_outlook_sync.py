@@ -358,3 +358,16 @@ def test_a_mailbox_throttled_for_long_is_shown_to_the_supplier_and_retried_later
     waiting = [run for run in status["recentSyncHistory"] if run["triggeredBy"] == "retry"]
     assert len(waiting) == 1 and waiting[0]["syncStatus"] == "in_progress"  # queued for after Retry-After
     OutlookSyncHistory.objects.filter(triggered_by="retry").update(sync_status="cancelled")  # not waiting 10 minutes in a test
+
+
+def test_safety_net_sync_is_incremental_and_a_full_read_once_a_day(api_client, graph, synced):
+    from outlook_sync import tasks
+
+    assert tasks.safety_net_sync.apply().get() == 1
+    wait_for_idle(api_client)
+    OutlookSyncHistory.objects.filter(sync_type="full_sync").update(completed_at=timezone.now() - dt.timedelta(days=2))
+    assert tasks.safety_net_sync.apply().get() == 1
+    wait_for_idle(api_client)
+
+    scheduled = [run["syncType"] for run in api_client.get(f"{BASE}/sync").json()["recentSyncHistory"] if run["triggeredBy"] == "schedule"]
+    assert scheduled == ["full_sync", "incremental"]  # newest first
