@@ -76,6 +76,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+#: Prefix of every Redis key we write (cache, locks, Celery broker): lets several deployments, or
+#: several test runs on one machine, share one Redis without seeing each other's keys.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
+if REDIS_KEY_PREFIX:
+    CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -141,6 +146,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 #: Redis redelivers a task whose worker died (acks_late) after this many seconds; longer than any
 #: countdown we use (retries wait at most 600 s), shorter than the default hour.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_KEY_PREFIX}:"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery-queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
