@@ -2,17 +2,22 @@
 
 The suite runs against the real PostgreSQL and Redis named by ``DATABASE_URL``,
 ``CELERY_BROKER_URL`` and ``CACHE_URL`` (``scripts/test.sh`` sets them). Each
-pytest-xdist worker gets its own Celery queue and cache prefix so that workers
-never take each other's tasks.
+run has an id (``WEDSYNC_TEST_RUN_ID``, set by ``scripts/test.sh``, which also
+derives the database name and the Redis key prefix from it), and each
+pytest-xdist worker of a run gets its own Celery queue, so neither two runs nor
+two workers ever take each other's tasks.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import uuid
 
 import pytest
 
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+#: This run's id: from scripts/test.sh, else xdist's id of the whole run, else a fresh one (plain pytest).
+RUN_ID = os.environ.get("WEDSYNC_TEST_RUN_ID") or os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or uuid.uuid4().hex[:8]
 
 
 def pytest_configure(config):
@@ -21,7 +26,7 @@ def pytest_configure(config):
 
     from wedsync.celery import app
 
-    settings.CELERY_TASK_DEFAULT_QUEUE = f"wedsync-test-{_XDIST_WORKER}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"wedsync-test-{RUN_ID}-{_XDIST_WORKER}"
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 
 
