@@ -270,7 +270,9 @@ async def subscription_lifecycle(request: Request, emu: Emulator) -> Response:
 
 @endpoint
 async def stats(request: Request, emu: Emulator) -> Response:
-    return JSONResponse(emu.stats.as_dict())
+    # pending_notifications: deliveries (with their retries) not finished yet, so a test can wait
+    # until the emulator is quiet instead of sleeping.
+    return JSONResponse({**emu.stats.as_dict(), "pending_notifications": len(emu.notifier.tasks)})
 
 
 @endpoint
