@@ -49,6 +49,12 @@ def _redis() -> redis.Redis | None:
     return redis.Redis.from_url(url)
 
 
+def _key(kind: str, name: str) -> str:
+    """A Redis key of ours, under ``REDIS_KEY_PREFIX`` when one is set."""
+    prefix = getattr(settings, "REDIS_KEY_PREFIX", "")
+    return f"{prefix}:wedsync:{kind}:{name}" if prefix else f"wedsync:{kind}:{name}"
+
+
 @contextlib.contextmanager
 def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0, heartbeat: bool = False):
     """Hold the named lock across processes; wait up to ``wait`` seconds for it.
@@ -57,19 +63,29 @@ def exclusive(name: str, *, timeout: float = 60.0, wait: float = 30.0, heartbeat
     ``timeout / 3`` seconds while the holder lives, so a long holder keeps it,
     and a holder that was killed (SIGKILL, lost machine) frees it within
     ``timeout`` seconds instead of blocking everyone until a long expiry.
+
+    The Redis lock is not thread-local (``thread_local=False``): the heartbeat
+    thread renews the token the holder's thread acquired. (redis-py's default
+    keeps the token in a ``threading.local``, which the heartbeat thread cannot
+    see, so every renewal would fail and the lease would run out after
+    ``timeout`` seconds while the holder still works.)
     """
     client = _redis()
     if client is not None:
-        lock = client.lock(f"wedsync:lock:{name}", timeout=timeout, blocking_timeout=wait)
+        lock = client.lock(_key("lock", name), timeout=timeout, blocking_timeout=wait, thread_local=False)
         if not lock.acquire():
             raise LockTimeout(name)
         stop = threading.Event()
+        beat = None
         if heartbeat:
-            threading.Thread(target=_renew, args=(lock, timeout, stop), daemon=True, name=f"lock-heartbeat:{name}").start()
+            beat = threading.Thread(target=_renew, args=(lock, timeout, stop), daemon=True, name=f"lock-heartbeat:{name}")
+            beat.start()
         try:
             yield
         finally:
             stop.set()
+            if beat is not None:
+                beat.join()  # never renew after the release below
             with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
         return
@@ -117,7 +133,7 @@ def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float 
         finally:
             semaphore.release()
         return
-    key = f"wedsync:graph-slots:{mailbox}"
+    key = _key("graph-slots", mailbox)
     member = f"{os.getpid()}:{uuid.uuid4().hex}"
     deadline = time.monotonic() + wait
     delay = 0.005

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import uuid
 
 import pytest
@@ -28,6 +29,72 @@ def pytest_configure(config):
 
     settings.CELERY_TASK_DEFAULT_QUEUE = f"wedsync-test-{RUN_ID}-{_XDIST_WORKER}"
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    TASKS.queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    from celery import signals
+
+    signals.after_task_publish.connect(TASKS.on_publish, weak=False)
+    signals.task_postrun.connect(TASKS.on_postrun, weak=False)
+
+
+class TaskTracker:
+    """Every task this test process sends to its own queue, and every one the in-process worker finished.
+
+    The web requests of the tests (Django's test client, ``live_server``) and the
+    ``celery_worker`` fixture's threads all live in this process, so Celery's
+    signals see both ends: "drained" is a fact (every message sent to our queue
+    has been executed, retries and countdowns included), not a guess after a
+    sleep. ``sent_since(mark)`` lists the tasks sent after ``mark()``, so a test
+    can prove that nothing was queued.
+    """
+
+    def __init__(self):
+        self.queue = ""
+        self._guard = threading.Lock()
+        self._outstanding: dict[str, int] = {}  # task id -> messages sent minus executions (a retry re-sends the same id)
+        self._sent: list[tuple[str, list]] = []  # (task name, args) of every message, in order
+
+    def on_publish(self, sender=None, headers=None, routing_key=None, body=None, **_):
+        if routing_key != self.queue or not headers:
+            return  # another queue (e.g. the destructive tests' own worker processes)
+        with self._guard:
+            self._count(headers["id"], +1)
+            self._sent.append((sender, list(body[0]) if isinstance(body, (list, tuple)) and body else []))
+
+    def on_postrun(self, task_id=None, **_):
+        with self._guard:
+            self._count(task_id, -1)
+
+    def _count(self, task_id: str, delta: int) -> None:
+        # Commutative: the worker may finish a task before its publisher's after_task_publish fires.
+        left = self._outstanding.get(task_id, 0) + delta
+        if left:
+            self._outstanding[task_id] = left
+        else:
+            self._outstanding.pop(task_id, None)
+
+    def forget_outstanding(self) -> None:
+        with self._guard:
+            self._outstanding.clear()
+
+    def drained(self) -> bool:
+        with self._guard:
+            return not any(left > 0 for left in self._outstanding.values())
+
+    def mark(self) -> int:
+        with self._guard:
+            return len(self._sent)
+
+    def sent_since(self, mark: int) -> list[tuple[str, list]]:
+        with self._guard:
+            return list(self._sent[mark:])
+
+
+TASKS = TaskTracker()
+
+
+def drain(*, timeout: float = 60.0) -> None:
+    """Wait until the in-process worker has executed every task this process sent (countdowns and retries included)."""
+    wait_for(TASKS.drained, timeout=timeout, message="the worker to execute every task sent to it")
 
 
 @pytest.fixture
@@ -123,12 +190,55 @@ def celery_worker(django_db_setup, django_db_blocker):
     queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
     with app.connection_for_write() as connection:  # tasks left by earlier runs point at rows that no longer exist
         connection.default_channel.queue_purge(queue)
+    TASKS.forget_outstanding()  # what tests sent before the worker existed was just purged: it will never run
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60, queues=[queue]) as worker:
         yield worker
+    _close_other_sessions(django_db_blocker)
+
+
+def _close_other_sessions(django_db_blocker) -> None:
+    """End the database sessions the worker's (now finished) threads left open, so the test database can be dropped.
+
+    Django keeps one connection per thread and closes it only in the thread that
+    opened it; a pool thread that has exited can no longer do so.
+    """
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        connection.close()
+
+
+def emulator_quiet(control) -> bool:
+    """The emulator answered every Graph request it received and has no notification left to deliver."""
+    stats = control.stats()
+    return stats.get("pending_notifications", 0) == 0 and sum(stats["status_counts"].values()) >= stats["requests"]
+
+
+def settle(control=None, *, timeout: float = 60.0) -> None:
+    """Wait until nothing is left to happen: the worker executed every task sent to it and (given the
+    emulator's control client) the emulator answered every request and delivered every notification.
+
+    Checked as one stable observation (no task sent between the first and the last look), so a
+    notification delivered, or a task sent, between the checks starts the wait over.
+    """
+
+    def quiet() -> bool:
+        mark = TASKS.mark()
+        return TASKS.drained() and (control is None or emulator_quiet(control)) and TASKS.drained() and TASKS.mark() == mark
+
+    wait_for(quiet, timeout=timeout, message="the worker and the emulator to finish everything in flight")
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds.
+
+    The only place in the test tree allowed to sleep (``tests/test_no_sleeps.py`` enforces it): every wait
+    is on something observable, the poll interval is not a duration the test relies on.
+    """
     import time
 
     deadline = time.monotonic() + timeout

@@ -1,0 +1,119 @@
+"""The cross-process locks (``outlook_sync.locks``) against the real Redis of the test run.
+
+A sync run holds ``exclusive("sync-run:<id>", heartbeat=True)``: its lease must be
+renewed while the holder lives, however long the run takes, and nobody else may
+get the lock meanwhile. A holder that waits too long gets ``LockTimeout``.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from outlook_sync import locks
+
+LEASE = 1.0  # seconds: short, so "longer than twice the lease" is quick
+
+
+def _name() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+class Holder(threading.Thread):
+    """Holds a lock in its own thread (as a worker thread does) until told to let go."""
+
+    def __init__(self, name: str, **options):
+        super().__init__(daemon=True)
+        self.lock_name, self.options = name, options
+        self.holding, self.release, self.done = threading.Event(), threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            with locks.exclusive(self.lock_name, **self.options):
+                self.holding.set()
+                self.release.wait(60)
+        except BaseException as exc:  # noqa: BLE001  (reported by the test)
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def test_lock_uses_redis_in_the_test_run():
+    assert locks._redis() is not None, "the suite must run with CACHE_URL=redis://... (scripts/test.sh)"
+
+
+def test_heartbeat_keeps_the_lock_for_longer_than_twice_the_lease():
+    name = _name()
+    holder = Holder(name, timeout=LEASE, wait=5, heartbeat=True)
+    holder.start()
+    assert holder.holding.wait(10)
+    started = time.monotonic()
+    attempts = 0
+    # Contend for 3 leases: every attempt (each blocks up to 0.25 s inside redis-py) must time out.
+    while time.monotonic() - started < 3 * LEASE:
+        with pytest.raises(locks.LockTimeout):
+            with locks.exclusive(name, timeout=LEASE, wait=0.25):
+                pass
+        attempts += 1
+    assert attempts >= 3
+    holder.release.set()
+    assert holder.done.wait(10) and holder.error is None, holder.error
+    with locks.exclusive(name, timeout=LEASE, wait=5):  # free again once the holder let go
+        pass
+
+
+def test_without_heartbeat_the_lease_expires_so_a_dead_holder_frees_the_lock():
+    """The other half of the lease: a holder that stops renewing (killed) frees the lock within the lease."""
+    name = _name()
+    holder = Holder(name, timeout=LEASE, wait=5, heartbeat=False)
+    holder.start()
+    assert holder.holding.wait(10)
+    try:
+        with locks.exclusive(name, timeout=LEASE, wait=10 * LEASE):  # gets it once the un-renewed lease ran out
+            assert not holder.done.is_set()  # ... while the first holder still "holds" it
+    finally:
+        holder.release.set()
+        holder.done.wait(10)
+
+
+def test_waiting_longer_than_wait_raises_lock_timeout():
+    name = _name()
+    holder = Holder(name, timeout=30, wait=5, heartbeat=True)
+    holder.start()
+    assert holder.holding.wait(10)
+    try:
+        with pytest.raises(locks.LockTimeout) as raised:
+            with locks.exclusive(name, wait=0.3):
+                pytest.fail("got a lock another thread holds")
+        assert name in str(raised.value)
+    finally:
+        holder.release.set()
+        assert holder.done.wait(10) and holder.error is None
+
+
+def test_mailbox_slots_cap_concurrency_and_time_out():
+    mailbox = f"{uuid.uuid4().hex}@contoso-weddings.example"
+    with locks.mailbox_slot(mailbox, limit=2), locks.mailbox_slot(mailbox, limit=2):
+        with pytest.raises(locks.LockTimeout):
+            with locks.mailbox_slot(mailbox, limit=2, wait=0.3):
+                pytest.fail("a third slot of two")
+    with locks.mailbox_slot(mailbox, limit=2):  # given back on exit
+        pass
+
+
+def test_keys_carry_the_runs_prefix(settings):
+    """Two test runs (or deployments) on one Redis never share a lock: every key is under REDIS_KEY_PREFIX."""
+    assert settings.REDIS_KEY_PREFIX, "scripts/test.sh sets a per-run REDIS_KEY_PREFIX"
+    name = _name()
+    holder = Holder(name, timeout=30, wait=5)
+    holder.start()
+    assert holder.holding.wait(10)
+    try:
+        keys = [key.decode() for key in locks._redis().scan_iter(match=f"*{name}*")]
+        assert keys == [f"{settings.REDIS_KEY_PREFIX}:wedsync:lock:{name}"]
+    finally:
+        holder.release.set()
+        holder.done.wait(10)
