@@ -49,6 +49,7 @@ class Emulator:
         self.config_defaults = default_config(config_overrides)
         self.config = copy.deepcopy(self.config_defaults)
         self.stats = Stats()
+        self.requests_in_flight = 0  # Graph requests being handled now (control API: stats)
         self.throttler = Throttler(self)
         self.faults = Faults()
         self.notifier = Notifier(self)

@@ -270,9 +270,13 @@ async def subscription_lifecycle(request: Request, emu: Emulator) -> Response:
 
 @endpoint
 async def stats(request: Request, emu: Emulator) -> Response:
-    # pending_notifications: deliveries (with their retries) not finished yet, so a test can wait
-    # until the emulator is quiet instead of sleeping.
-    return JSONResponse({**emu.stats.as_dict(), "pending_notifications": len(emu.notifier.tasks)})
+    return JSONResponse(emu.stats.as_dict())
+
+
+@endpoint
+async def activity(request: Request, emu: Emulator) -> Response:
+    """What is still going on, so a test can wait until the emulator is quiet instead of sleeping."""
+    return JSONResponse({"requests_in_flight": emu.requests_in_flight, "pending_notifications": len(emu.notifier.tasks)})
 
 
 @endpoint
@@ -305,6 +309,7 @@ ROUTES = [
     Route("/_emulator/subscriptions", subscriptions, methods=["GET"]),
     Route("/_emulator/subscriptions/{sub_id}/lifecycle", subscription_lifecycle, methods=["POST"]),
     Route("/_emulator/stats", stats, methods=["GET"]),
+    Route("/_emulator/activity", activity, methods=["GET"]),
     Route("/_emulator/stats/reset", stats_reset, methods=["POST"]),
     Route("/_emulator/invitations", invitations, methods=["GET"]),
 ]

@@ -346,10 +346,13 @@ class GraphAPI:
         emu.stats.request(method, path)
         headers = {k.lower(): v for k, v in request.headers.items()}
         req = GReq(method, path, parse_query(request.url.query), headers, None, str(request.base_url).rstrip("/"))
+        emu.requests_in_flight += 1
         try:
             resp = await self._pipeline(request, req)
         except Dropped:  # already counted; nothing reaches the client
             return Response(status_code=500)
+        finally:
+            emu.requests_in_flight -= 1  # however the request ended (answered, dropped, client gone)
         emu.stats.status(resp.status)
         return self._to_response(req, resp)
 

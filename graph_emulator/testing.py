@@ -313,6 +313,10 @@ class EmulatorControl:
     def stats(self) -> dict:
         return self._call("GET", "/stats")
 
+    def activity(self) -> dict:
+        """``{"requests_in_flight", "pending_notifications"}``: both 0 when the emulator is quiet."""
+        return self._call("GET", "/activity")
+
     def reset_stats(self) -> None:
         self._call("POST", "/stats/reset")
 
