@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.utils import timezone
 
-from tests.conftest import MAILBOX, wait_for
+from tests.conftest import MAILBOX, settle, wait_for
 from tests.faults.convergence import SUMMARY_FILE, Edit, Scenario
 from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
 
@@ -135,7 +135,7 @@ def _settle(api_client, graph):
     """Let queued work finish before the database is emptied for the next test; clear faults."""
     yield
     graph.clear_faults()
-    time.sleep(0.4)
+    settle(graph, timeout=90)
     if api_client.get(f"{BASE}/sync").status_code == 200:
         try:
             wait_for_idle(api_client, timeout=15)

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from outlook_sync.models import OutlookSyncHistory
 from outlook_sync.sync.mapping import TAG_PROPERTY_ID, TRAVEL_TAG_PREFIX, TYPE_SWITCH
-from tests.conftest import MAILBOX
+from tests.conftest import MAILBOX, wait_for
 from tests.integration.outlook_helpers import BASE
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
@@ -292,25 +292,26 @@ class Scenario:
         ``safety_net_every``: when idle and not converged, run the beat's safety-net sync this often
         (for scenarios where only the periodic sync can catch up, e.g. lost notifications).
         """
-        deadline = time.monotonic() + timeout
-        last_nudge = float("-inf")
-        nudges = 0
-        found: list[str] = []
-        while True:
-            found = problems(self.api_client, self.graph, supplier=self.supplier, mailbox=self.mailbox, edits=list(edits))
-            if not found:
-                break
-            if time.monotonic() > deadline:
-                self.summary(converged=False, extra=f"{len(found)} problem(s), first: {found[0]}")
-                raise AssertionError(f"FAULT {self.name}: not converged after {timeout:.0f} s:\n  " + "\n  ".join(found[:25]))
+        state = {"last_nudge": float("-inf"), "nudges": 0, "found": []}
+
+        def converged() -> bool:
+            found = state["found"] = problems(self.api_client, self.graph, supplier=self.supplier, mailbox=self.mailbox, edits=list(edits))
             idle = not any("in progress" in p for p in found)
-            if safety_net_every is not None and idle and time.monotonic() - last_nudge >= safety_net_every:
+            if found and safety_net_every is not None and idle and time.monotonic() - state["last_nudge"] >= safety_net_every:
                 from outlook_sync.tasks import safety_net_sync
 
                 safety_net_sync.delay()
-                nudges += 1
-                last_nudge = time.monotonic()
-            time.sleep(interval)
+                state["nudges"] += 1
+                state["last_nudge"] = time.monotonic()
+            return not found
+
+        try:
+            wait_for(converged, timeout=timeout, interval=interval, message=f"{self.name} to converge")
+        except AssertionError:
+            found = state["found"]
+            self.summary(converged=False, extra=f"{len(found)} problem(s), first: {found[0] if found else '?'}")
+            raise AssertionError(f"FAULT {self.name}: not converged after {timeout:.0f} s:\n  " + "\n  ".join(found[:25])) from None
+        nudges = state["nudges"]
         elapsed = time.monotonic() - self.started
         if nudges:
             self.notes.append(f"{nudges} safety-net sync(s)")

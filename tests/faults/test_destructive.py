@@ -36,6 +36,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -56,7 +57,8 @@ from tests.integration.outlook_helpers import BASE
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(django_settings.BASE_DIR)
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+#: This interpreter's Celery (a copied venv's bin/celery may point at another venv's python).
+CELERY = [sys.executable, "-m", "celery"]
 
 
 def _free_port() -> int:
@@ -166,7 +168,7 @@ class WorkerProcess:
         handle = open(self.log, "ab")
         try:
             self.process = subprocess.Popen(
-                [CELERY, "-A", "wedsync", "worker", "-Q", self.queue, "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
+                [*CELERY, "-A", "wedsync", "worker", "-Q", self.queue, "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
                  "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                 cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
@@ -222,20 +224,35 @@ def _converged_within(scenario, timeout: float, *, safety_net_every: float = 10.
     """[] when converged within ``timeout`` (the beat's safety-net sync allowed); else the problems left."""
     from outlook_sync.tasks import safety_net_sync
 
-    deadline = time.monotonic() + timeout
-    nudged = time.monotonic()
-    while True:
-        found = problems(scenario.api_client, scenario.graph, supplier=scenario.supplier)
-        if not found or time.monotonic() > deadline:
-            return found
-        if time.monotonic() - nudged > safety_net_every:
+    nudged = [time.monotonic()]
+    found: list[str] = []
+
+    def converged() -> bool:
+        found[:] = problems(scenario.api_client, scenario.graph, supplier=scenario.supplier)
+        if found and time.monotonic() - nudged[0] > safety_net_every:
             safety_net_sync.delay()
-            nudged = time.monotonic()
-        time.sleep(0.3)
+            nudged[0] = time.monotonic()
+        return not found
+
+    try:
+        wait_for(converged, timeout=timeout, interval=0.3, message="convergence")
+    except AssertionError:
+        pass  # the caller reports what is left
+    return found
 
 
-def _database_outage(seconds: float) -> int:
-    """A PostgreSQL restart as this test database's clients see it: connections die, new ones are refused for a while.
+def _first_creates_landed(graph, mailbox: str) -> None:
+    """Until the first WedSync events exist in Outlook: the run is inside its $batch of creates."""
+    wait_for(lambda: any(e["subject"].startswith("WedSync: ") for e in graph.events(mailbox)), timeout=30, message="first creates in Outlook")
+
+
+def _log_since(path: Path, offset: int) -> str:
+    return path.read_text(errors="replace")[offset:] if path.exists() else ""
+
+
+def _database_outage(until, *, timeout: float = 30.0) -> int:
+    """A PostgreSQL restart as this test database's clients see it: connections die, new ones are refused
+    until ``until()`` holds (the worker has observably met the outage).
 
     Only this xdist worker's test database is affected (ALLOW_CONNECTIONS false, then its backends are terminated);
     this test's own connection is kept so the test can go on reading.
@@ -252,7 +269,7 @@ def _database_outage(seconds: float) -> int:
         try:
             terminated = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
                                        (db["NAME"], mine)).fetchone()[0]
-            time.sleep(seconds)
+            wait_for(until, timeout=timeout, message="the worker to meet the database outage")
         finally:
             admin.execute(psycopg.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
     return terminated
@@ -288,12 +305,13 @@ def test_worker_killed_mid_sync_then_restarted(world, workers, private_redis, gr
 
     world.connect(wait=False)
     _wait_for_creates(graph)
-    time.sleep(1.0)
+    _first_creates_landed(graph, world.mailbox)
     first.kill()  # mid-$batch: Graph goes on creating events whose mappings will never be written
     killed = _running(world.supplier)
     assert killed, "the run finished before the kill: make it slower"
     integration = OutlookCalendarIntegration.objects.get(user=world.supplier)
-    lock_key = f"wedsync:lock:sync-run:{integration.pk}"
+    prefix = django_settings.REDIS_KEY_PREFIX
+    lock_key = f"{prefix}:wedsync:lock:sync-run:{integration.pk}" if prefix else f"wedsync:lock:sync-run:{integration.pk}"
     graph.set_config(service_time_ms=0)
 
     second = workers("second")
@@ -314,7 +332,6 @@ def test_worker_killed_mid_sync_then_restarted(world, workers, private_redis, gr
         scenario.notes.append("simulated: lock expiry + visibility-timeout redelivery + stuck runs closed")
         private_redis.client(2).delete(lock_key)
         _redeliver_unacked(private_redis)
-        time.sleep(3.0)
         OutlookSyncHistory.objects.filter(pk__in=[r.pk for r in killed], sync_status="in_progress").update(sync_status="failed")
     else:
         scenario.notes.append(f"recovered {time.monotonic() - restarted:.0f} s after the restart; killed run ended "
@@ -336,10 +353,13 @@ def test_postgresql_restart_during_a_sync(world, workers, graph):
 
     world.connect(wait=False)
     _wait_for_creates(graph)
-    time.sleep(0.5)
+    _first_creates_landed(graph, world.mailbox)
     interrupted = _running(world.supplier)
-    terminated = _database_outage(seconds=3.0)
-    scenario.notes.append(f"{terminated} backend(s) terminated, database refused connections for 3 s")
+    offset = len(worker.log.read_text(errors="replace"))
+    refused_at = time.monotonic()
+    # Refused until the worker has hit it (its log shows the database error), so the outage is really met.
+    terminated = _database_outage(lambda: "OperationalError" in _log_since(worker.log, offset))
+    scenario.notes.append(f"{terminated} backend(s) terminated, database refused connections for {time.monotonic() - refused_at:.1f} s")
     graph.set_config(service_time_ms=0)
     back = time.monotonic()
     started = world.api_client.post(f"{BASE}/sync", {"syncType": "incremental"})
@@ -376,14 +396,16 @@ def test_redis_restarted_during_a_sync(world, workers, private_redis, graph):
 
     world.connect(wait=False)
     _wait_for_creates(graph)
-    time.sleep(0.5)
+    _first_creates_landed(graph, world.mailbox)
+    offset = len(worker.log.read_text(errors="replace"))
     down_at = timezone.now()
     private_redis.shutdown()
     # A supplier clicks "Sync now" while Redis is down.
     world.api_client.client.raise_request_exception = False
     during = world.api_client.post(f"{BASE}/sync", {"syncType": "incremental"})
     world.api_client.client.raise_request_exception = True
-    time.sleep(2.0)
+    # Down until the worker has noticed (its log says the broker connection was lost).
+    wait_for(lambda: "onnection" in _log_since(worker.log, offset) or worker.process.poll() is not None, timeout=30, message="the worker to lose the broker")
     private_redis.start()
     back = time.monotonic()
     scenario.notes.append(f"POST /sync while Redis was down answered {during.status_code}")
@@ -399,7 +421,9 @@ def test_redis_restarted_during_a_sync(world, workers, private_redis, graph):
                    f"actions.request_sync commits the run row, then enqueues with transaction.on_commit outside any transaction, "
                    f"so the publish error escapes the view; the run row stays behind (in_progress, never sent)")
 
-    time.sleep(3.0)
+    # Until the worker is back on the broker (a new "Connected to redis://" line) or has exited.
+    wait_for(lambda: "Connected to redis://" in _log_since(worker.log, offset) or worker.process.poll() is not None, timeout=60,
+             message="the worker to reconnect to the broker or exit")
     if worker.process.poll() is not None:
         # Seen with Celery 5.7 / kombu 5.7 (-P threads): "Unrecoverable error: AttributeError('NoneType' object has no
         # attribute 'hostname')" while restoring unacked messages on the lost connection. docker-compose restarts it

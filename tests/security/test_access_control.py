@@ -8,7 +8,6 @@ request body), and B's data on both sides is exactly what it was.
 """
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -17,7 +16,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookNotification, OutlookSyncHistory
-from tests.conftest import MAILBOX, CsrfApiClient, wait_for
+from tests.conftest import MAILBOX, TASKS, CsrfApiClient, settle, wait_for
 from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
 from tests.security.conftest import OTHER_MAILBOX, at, create_event
 from wedsync.events.models import CalendarEvent
@@ -80,13 +79,19 @@ def _api_attempts(b: dict) -> list[tuple[str, str, dict | None, tuple[int, ...]]
 
 
 def test_another_suppliers_event_ids_and_sync_jobs_are_404_through_the_api(attacker, victim, graph, other_supplier, supplier):
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
-    a_runs = OutlookSyncHistory.objects.filter(integration__user=supplier).count()
+    a_runs = sorted(OutlookSyncHistory.objects.filter(integration__user=supplier).values_list("id", flat=True))
+    mark = TASKS.mark()
 
     for method, path, body, allowed in _api_attempts(victim):
         response = getattr(attacker, method)(path, body)
         assert response.status_code in allowed, (method, path, response.status_code, response.content[:300])
         assert b"Blake" not in response.content, (method, path)
+    # Nothing was queued for anyone (read from what this process sent to the worker), and A has no new run.
+    settle(graph)
+    assert TASKS.sent_since(mark) == []
+    assert sorted(OutlookSyncHistory.objects.filter(integration__user=supplier).values_list("id", flat=True)) == a_runs
 
     # Lists only ever show A's own rows.
     listed = attacker.get("/api/events/").json()["events"]
@@ -101,14 +106,15 @@ def test_another_suppliers_event_ids_and_sync_jobs_are_404_through_the_api(attac
     # Disconnecting removes A's integration only.
     assert attacker.delete(f"{BASE}/integration").status_code == 200
 
-    time.sleep(0.8)  # anything wrongly queued would have run by now
+    settle(graph)  # what the disconnect queued (A's unsubscribe) has run
     wait_for_idle(victim["client"])
     assert _snapshot(other_supplier, graph, OTHER_MAILBOX) == before
-    assert OutlookSyncHistory.objects.filter(integration__user=supplier).count() in (a_runs, 0)  # no run was started for B's ids
 
 
 def test_another_suppliers_ids_are_404_on_the_settings_pages(attacker, victim, graph, other_supplier, supplier):
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
+    mark = TASKS.mark()
     browser = Client()
     browser.force_login(supplier)
     event, conflicted, sync_id = victim["events"][1], victim["conflicted"], victim["sync_id"]
@@ -126,13 +132,16 @@ def test_another_suppliers_ids_are_404_on_the_settings_pages(attacker, victim, g
     for page in ("/calendar/outlook/", "/calendar/outlook/events/", "/calendar/outlook/conflicts/", f"/calendar/events/?week={at(3, 0).date().isoformat()}"):
         html = browser.get(page).content.decode()
         assert "Blake" not in html, page
-    time.sleep(0.8)
+    settle(graph)
+    assert TASKS.sent_since(mark) == []
     wait_for_idle(victim["client"])
     assert _snapshot(other_supplier, graph, OTHER_MAILBOX) == before
 
 
 def test_a_supplier_without_an_integration_gets_404_everywhere_and_touches_nothing(victim, graph, other_supplier, django_user_model):
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
+    mark = TASKS.mark()
     user = django_user_model.objects.create_user("casey", "casey@example.com", "correct horse 9")
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(user)
@@ -149,7 +158,8 @@ def test_a_supplier_without_an_integration_gets_404_everywhere_and_touches_nothi
     for path in ("/calendar/outlook/events/", "/calendar/outlook/conflicts/", f"/calendar/outlook/sync/{victim['sync_id']}/", "/calendar/outlook/disconnect/"):
         assert browser.get(path).status_code == 404, path
     assert browser.post("/calendar/outlook/disconnect/").status_code == 404
-    time.sleep(0.5)
+    settle(graph)
+    assert TASKS.sent_since(mark) == []
     assert _snapshot(other_supplier, graph, OTHER_MAILBOX) == before
 
 
@@ -170,7 +180,9 @@ PAGES = [
 
 
 def test_without_a_session_the_api_answers_401_and_pages_redirect_to_sign_in(victim, graph, other_supplier):
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
+    mark = TASKS.mark()
     ids = {"event": victim["events"][1], "sync": victim["sync_id"]}
     anonymous = APIClient()
     for method, path in API_OPERATIONS:
@@ -182,7 +194,8 @@ def test_without_a_session_the_api_answers_401_and_pages_redirect_to_sign_in(vic
         response = getattr(browser, method)(path.format(**ids))
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), (method, path, response.status_code)
     assert Client().get("/admin/outlook_sync/outlookcalendarintegration/").status_code == 302
-    time.sleep(0.5)
+    settle(graph)
+    assert TASKS.sent_since(mark) == []
     assert _snapshot(other_supplier, graph, OTHER_MAILBOX) == before
 
 
@@ -196,7 +209,9 @@ def test_a_plain_supplier_cannot_open_the_admin(victim, other_supplier):
 # --- CSRF on session-authenticated writes ---
 def test_csrf_token_is_required_for_every_unsafe_request(victim, graph, other_supplier):
     """B's own session, without (or with a wrong) CSRF token: every write is refused with 403 and nothing changes."""
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
+    mark = TASKS.mark()
     ids = {"event": victim["events"][1], "sync": victim["sync_id"]}
     session = victim["client"].client  # logged in as B, CSRF enforced, has a csrftoken cookie from earlier requests
     bodies = {
@@ -221,7 +236,8 @@ def test_csrf_token_is_required_for_every_unsafe_request(victim, graph, other_su
     for method, path in PAGES:
         if method == "post":
             assert browser.post(path.format(**ids), {}).status_code == 403, path
-    time.sleep(0.5)
+    settle(graph)
+    assert TASKS.sent_since(mark) == []
     assert _snapshot(other_supplier, graph, OTHER_MAILBOX) == before
     # The same request with the token goes through (so the 403s above were CSRF, not something else).
     ok = victim["client"].patch(f"/api/events/{ids['event']}/", {"title": "Blake's event, renamed"})
@@ -230,13 +246,14 @@ def test_csrf_token_is_required_for_every_unsafe_request(victim, graph, other_su
 
 def test_disconnect_endpoint_of_another_supplier_does_not_exist(attacker, victim, graph, other_supplier):
     """There is no integration id in any URL: DELETE /integration always means the caller's own."""
+    settle(graph)
     before = _snapshot(other_supplier, graph, OTHER_MAILBOX)
     b_integration = OutlookCalendarIntegration.objects.get(user=other_supplier).pk
     for path in (f"{BASE}/integration/{b_integration}", f"{BASE}/integration?id={b_integration}"):
         response = attacker.delete(path)
         assert response.status_code in (404, 200), path
     assert OutlookCalendarIntegration.objects.filter(pk=b_integration).exists()
-    time.sleep(0.5)
+    settle(graph)
     wait_for_idle(victim["client"])
     after = _snapshot(other_supplier, graph, OTHER_MAILBOX)
     assert after == before

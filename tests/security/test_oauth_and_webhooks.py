@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,7 +17,7 @@ from rest_framework.test import APIClient
 
 from outlook_sync import crypto
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, MAILBOX, REDIRECT_URI, CsrfApiClient, wait_for
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, MAILBOX, REDIRECT_URI, TASKS, CsrfApiClient, settle, wait_for
 from tests.integration.outlook_helpers import BASE, connect, consent, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -110,7 +109,7 @@ def subscribed(api_client, graph, supplier, live_server, settings):
     connect(api_client, graph)
     wait_for_idle(api_client)
     integration = wait_for(lambda: OutlookCalendarIntegration.objects.filter(user=supplier, webhook_subscription_id__isnull=False).first(), message="subscription")
-    time.sleep(0.5)
+    settle(graph)  # the connect's creates came back as notifications and their runs are over
     wait_for(lambda: not OutlookNotification.objects.filter(processed_at__isnull=True).exists(), message="connect notifications processed")
     wait_for_idle(api_client)
     return integration
@@ -134,6 +133,7 @@ def test_notifications_with_a_bad_client_state_or_unknown_subscription_are_refus
         token_expires_at=integration.token_expires_at, calendar_id="c2", webhook_subscription_id="sub-of-blake", webhook_client_state="b" * 64,
     )
     before = _state(integration)
+    mark = TASKS.mark()
     bad = [
         _item(integration.webhook_subscription_id, "guess"),
         _item(integration.webhook_subscription_id, integration.webhook_client_state[:-1]),
@@ -151,7 +151,8 @@ def test_notifications_with_a_bad_client_state_or_unknown_subscription_are_refus
     for garbage in (b"not json", b"[]", b'{"value": "x"}', b'{"value": [1]}'):
         assert client.post("/api/calendar/outlook/webhook", garbage, content_type="application/json").status_code == 400
     assert client.get("/api/calendar/outlook/webhook").status_code == 405
-    time.sleep(1.0)  # nothing may have been queued either
+    settle()
+    assert TASKS.sent_since(mark) == []  # nothing was queued either
     assert _state(integration) == before
     integration.refresh_from_db()
     assert integration.webhook_subscription_id is not None  # a forged subscriptionRemoved did not drop it
