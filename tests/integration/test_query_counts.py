@@ -1,0 +1,154 @@
+"""Query counts of the hot paths: they must not grow with the supplier's calendar (no N+1).
+
+Each path is measured on a small and on a larger calendar (through the API, a
+real worker for the set-up and the emulator); the count must be the same, and
+it is pinned with ``django_assert_num_queries`` so that a new query on a hot
+path is a decision, not an accident. The counts are of this thread's
+connection: the HTTP request (test client) or the Celery task executed here
+(``task.apply``, the same code the worker runs).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from outlook_sync import tasks
+from outlook_sync.models import OutlookCalendarIntegration, OutlookSyncHistory
+from outlook_sync.sync import runs
+from tests.conftest import MAILBOX, settle
+from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
+from tests.integration.test_outlook_sync import _at, _create_event, _graph_when
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+#: Pinned counts (see each test). Change them only together with the reason in the commit message.
+#: Measured with `PYTEST_WORKERS=0 bash scripts/test.sh tests/integration/test_query_counts.py -s` (prints QUERIES n).
+GET_SYNC_QUERIES = 7
+GET_EVENTS_QUERIES = 5
+SETTINGS_PAGE_QUERIES = 12
+RECEIVER_QUERIES = 4
+INCREMENTAL_QUERIES = 22  # one incremental run with one Outlook change, whole task
+
+
+def _count(call) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    print(f"QUERIES {len(captured.captured_queries)}")  # shown with -s; the pinned numbers above come from here
+    return len(captured.captured_queries)
+
+
+def _add_events(api_client, graph, start: int, count: int) -> None:
+    for n in range(start, start + count):
+        _create_event(api_client, title=f"Meeting {n}", startsAt=_at(2 + n % 20, 9 + n % 8).isoformat(), endsAt=_at(2 + n % 20, 10 + n % 8).isoformat(), attendees=[])
+    settle(graph)
+    if api_client.get(f"{BASE}/sync").status_code == 200:  # connected
+        wait_for_idle(api_client)
+
+
+@pytest.fixture
+def connected(api_client, graph, supplier):
+    _add_events(api_client, graph, 0, 2)
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    settle(graph)
+    return OutlookCalendarIntegration.objects.get(user=supplier)
+
+
+@pytest.fixture(autouse=True)
+def _settle(api_client, graph):
+    yield
+    settle(graph)
+
+
+def _grow(api_client, graph, integration, *, events: int = 8, runs_more: int = 3) -> None:
+    """More events (pushed and mapped), more Outlook-only busy time and more finished runs."""
+    _add_events(api_client, graph, 100, events)
+    for n in range(3):
+        graph.create_event(MAILBOX, {"subject": f"Private {n}", **_graph_when(_at(4 + n, 7), _at(4 + n, 8)), "showAs": "busy"})
+    for _ in range(runs_more):
+        assert api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).status_code == 202
+        settle(graph)
+        wait_for_idle(api_client)
+
+
+def test_get_sync_status_does_not_grow_with_history(api_client, graph, connected, django_assert_num_queries):
+    small = _count(lambda: api_client.get(f"{BASE}/sync"))
+    _grow(api_client, graph, connected)
+    assert OutlookSyncHistory.objects.filter(integration=connected).count() >= 5
+    large = _count(lambda: api_client.get(f"{BASE}/sync"))
+    assert large == small, (small, large)
+    with django_assert_num_queries(GET_SYNC_QUERIES):
+        assert api_client.get(f"{BASE}/sync").status_code == 200
+
+
+def test_get_events_does_not_grow_with_the_page(api_client, graph, connected, django_assert_num_queries):
+    small = _count(lambda: api_client.get(f"{BASE}/events", {"pageSize": 200}))
+    _grow(api_client, graph, connected)
+    assert len(api_client.get(f"{BASE}/events", {"pageSize": 200}).json()["events"]) >= 10
+    large = _count(lambda: api_client.get(f"{BASE}/events", {"pageSize": 200}))
+    assert large == small, (small, large)
+    with django_assert_num_queries(GET_EVENTS_QUERIES):
+        assert api_client.get(f"{BASE}/events", {"pageSize": 200}).status_code == 200
+
+
+def test_settings_page_does_not_grow_with_the_calendar(api_client, graph, connected, supplier, django_assert_num_queries):
+    browser = Client()
+    browser.force_login(supplier)
+    small = _count(lambda: browser.get("/calendar/outlook/"))
+    _grow(api_client, graph, connected)
+    large = _count(lambda: browser.get("/calendar/outlook/"))
+    assert large == small, (small, large)
+    with django_assert_num_queries(SETTINGS_PAGE_QUERIES):
+        assert browser.get("/calendar/outlook/").status_code == 200
+
+
+def _notification(integration, outlook_id: str) -> dict:
+    return {"subscriptionId": integration.webhook_subscription_id, "clientState": integration.webhook_client_state, "changeType": "updated",
+            "resource": f"Users/x/Events/{outlook_id}", "resourceData": {"id": outlook_id}, "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
+            "tenantId": "t"}
+
+
+def test_receiver_does_not_grow_with_the_batch(connected, graph, django_assert_num_queries):
+    OutlookCalendarIntegration.objects.filter(pk=connected.pk).update(webhook_subscription_id="sub-q", webhook_client_state="s" * 64)
+    connected.refresh_from_db()
+    client = Client()
+
+    def post(count: int):
+        body = {"value": [_notification(connected, f"e{n}") for n in range(count)]}
+        response = client.post("/api/calendar/outlook/webhook", json.dumps(body), content_type="application/json")
+        assert response.status_code == 202, response.content
+
+    settle(graph)
+    one = _count(lambda: post(1))
+    settle(graph)
+    ten = _count(lambda: post(10))
+    settle(graph)
+    assert ten == one, (one, ten)
+    with django_assert_num_queries(RECEIVER_QUERIES):
+        post(1)
+
+
+def test_incremental_sync_does_not_grow_with_the_calendar(api_client, graph, connected):
+    """One incremental run with one Outlook change, on a small and on a larger calendar: same number of queries."""
+
+    def incremental_with_one_change(title: str) -> int:
+        settle(graph)
+        wait_for_idle(api_client)
+        ours = next(e for e in graph.events(MAILBOX) if e["subject"].startswith("WedSync: "))
+        graph.update_event(MAILBOX, ours["id"], {"subject": f"WedSync: {title}"})
+        run, created = runs.open_run(connected, sync_type="incremental", triggered_by="manual")
+        assert created
+        count = _count(lambda: tasks.run_sync.apply(args=[str(run.pk)]))
+        run.refresh_from_db()
+        assert run.sync_status == "completed", run.sync_errors
+        return count
+
+    small = incremental_with_one_change("First change")
+    _grow(api_client, graph, connected, events=12, runs_more=1)  # the run reads the echoes of the pushes
+    large = incremental_with_one_change("Second change")
+    assert large == small, (small, large)
+    assert small == INCREMENTAL_QUERIES, small
