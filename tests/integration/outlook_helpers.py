@@ -27,7 +27,11 @@ def connect(api_client, graph, *, email: str = MAILBOX) -> dict:
 
 
 def wait_for_idle(api_client, *, timeout: float = 60.0) -> list[dict]:
-    """Wait until no sync run of the supplier is in progress; return the recent history."""
+    """Wait until every task sent so far has run (a push is sent 0.3 s after the edit) and no sync run of the
+    supplier is in progress; return the recent history."""
+    from tests.conftest import settle
+
+    settle(timeout=timeout)
 
     def idle():
         history = api_client.get(f"{BASE}/sync").json()["recentSyncHistory"]

@@ -14,7 +14,7 @@ import pytest
 
 from outlook_sync import locks
 
-LEASE = 1.0  # seconds: short, so "longer than twice the lease" is quick
+LEASE = 3.0  # seconds: short, so "longer than twice the lease" is quick (renewed every second)
 
 
 def _name() -> str:

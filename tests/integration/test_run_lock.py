@@ -1,12 +1,12 @@
 """A sync run keeps its integration to itself for as long as it runs, however much longer than the lock lease.
 
 The run lock is a Redis lease (``engine.RUN_LOCK_LEASE_SECONDS``) renewed by a
-heartbeat thread. Here the lease is shortened to 2 s (the module constant the
+heartbeat thread. Here the lease is shortened to 3 s (the module constant the
 engine reads on every run, set for this test only) and the emulator makes the
-run's delta read take 8 s. A WedSync edit made meanwhile schedules a push run
+run's delta read take 12 s. A WedSync edit made meanwhile schedules a push run
 on the same integration: it must wait for the lock, so its PATCH reaches
 Outlook only after the slow run finished. Without a working heartbeat the lease
-lapses after 2 s and the push runs beside the slow run.
+lapses after 3 s and the push runs beside the slow run.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from tests.integration.test_outlook_sync import _create_event, _outlook_event_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
-LEASE = 2
-SLOW_DELTA_MS = 8000
+LEASE = 3
+SLOW_DELTA_MS = 12000
 DELTA = "GET /me/calendars/{id}/calendarView/delta"
 
 
