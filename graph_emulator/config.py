@@ -41,8 +41,10 @@ DEFAULT_CONFIG: dict = {
     # getSchedule limits.
     "schedule_max_users": 20,
     "schedule_max_days": 42,
-    # $batch limit.
+    # $batch: at most 20 requests (json-batching.md, "Batch size limitations"); Outlook runs up to 4 items of one
+    # batch in parallel (throttling-limits.md, "Outlook service limits for JSON batching").
     "batch_max_requests": 20,
+    "batch_parallel_items": 4,
 }
 
 

@@ -241,9 +241,13 @@ async def tokens_expire_access(request: Request, emu: Emulator) -> Response:
 
 @endpoint
 async def delta_expire(request: Request, emu: Emulator) -> Response:
-    count = len(emu.store.delta_tokens) + len(emu.store.skip_tokens)
-    emu.store.delta_tokens.clear()
-    emu.store.skip_tokens.clear()
+    # Marked expired rather than forgotten, so Graph's 410 can carry the Location of a fresh initial query.
+    count, now = 0, time.time()
+    for table in (emu.store.delta_tokens, emu.store.skip_tokens):
+        for token in table.values():
+            token["expires_at"] = now - 1
+            count += 1
+    emu.store.dirty = True
     return JSONResponse({"expired": count})
 
 

@@ -7,11 +7,11 @@ same handlers, the same fault injection and the same throttling accounting:
 * HTTP request: count it, resolve the bearer token, apply a matching fault,
   take a concurrency slot of (app, mailbox), spend one unit of the request
   budget, sleep the service time, run the handler.
-* ``$batch``: the envelope takes ONE slot for its whole duration; each item
-  is counted, may hit a fault, spends budget (an item over budget gets its own
-  429 + Retry-After while the envelope stays 200), sleeps the service time and
-  runs the handler, in order, honouring ``dependsOn`` (424 when a dependency
-  failed).
+* ``$batch``: the envelope holds no slot; up to 4 items run in parallel, each
+  taking one of the mailbox's concurrency slots (an item finding none gets its
+  own 429 MailboxConcurrency + Retry-After), spending budget (likewise 429),
+  sleeping the service time and running the handler; ``dependsOn`` orders items
+  (424 when a dependency failed).
 """
 from __future__ import annotations
 
@@ -337,6 +337,7 @@ def route(methods: str, pattern: str):
 class GraphAPI:
     def __init__(self, emu: Emulator):
         self.emu = emu
+        self._finished = 0  # completion counter of batch items (orders a batch's responses)
 
     # --- entry points ---
     async def handle_http(self, request: Request) -> Response:
@@ -380,14 +381,14 @@ class GraphAPI:
                     return error_response(req, 400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
         mailbox = req.user["email"]
         service_s = float(emu.config["service_time_ms"]) / 1000
-        is_batch = req.path.rstrip("/").lower() == "/$batch"
-        n_items = len(req.body.get("requests") or []) if is_batch and isinstance(req.body, dict) and isinstance(req.body.get("requests"), list) else 1
-        slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s * max(1, n_items))
+        if req.path.rstrip("/").lower() == "/$batch" and req.method == "POST":
+            # throttling-limits.md, "Outlook service limits for JSON batching": the service runs up to 4 items of a
+            # batch in parallel, each within Outlook's concurrency limit; the envelope itself holds no slot.
+            return await self._batch(request, req)
+        slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s)
         if slot is None:
             return self._throttled(req, retry_after, "MailboxConcurrency")
         try:
-            if is_batch and req.method == "POST":
-                return await self._batch(request, req)
             wait = emu.throttler.spend(req.client_id, mailbox)
             if wait:
                 return self._throttled(req, wait, "RequestBudget")
@@ -483,6 +484,10 @@ class GraphAPI:
         for item in items:
             if not isinstance(item, dict) or "id" not in item or "method" not in item or "url" not in item:
                 return error_response(req, 400, "BadRequest", "Each batch request needs 'id', 'method' and 'url'.")
+            if urlsplit(str(item["url"])).scheme or str(item["url"]).startswith("//"):
+                # json-batching.md: url is "the relative resource URL the individual request would typically be sent
+                # to" -- for https://graph.microsoft.com/v1.0/users it is /users.
+                return error_response(req, 400, "BadRequest", f"Invalid request: the url of request '{item['id']}' must be relative (e.g. /me/events), not absolute.")
             ids.append(str(item["id"]))
         if len(set(ids)) != len(ids):
             return error_response(req, 400, "BadRequest", "Batch request ids must be unique.")
@@ -494,12 +499,25 @@ class GraphAPI:
         if order is None:
             return error_response(req, 400, "BadRequest", "Circular dependsOn in batch request.")
         statuses: dict[str, int] = {}
-        responses = []
-        for item in order:
-            answer = await self._batch_item(request, req, item, statuses)
+        answers: dict[str, dict] = {}
+        done = {str(item["id"]): asyncio.Event() for item in items}
+        parallel = asyncio.Semaphore(int(emu.config["batch_parallel_items"]))
+
+        async def run(item: dict) -> None:
+            # json-batching.md, "Sequencing requests with the dependsOn property": an item starts only after the
+            # items it depends on; a failed dependency makes it fail with 424.
+            for dep in item.get("dependsOn") or []:
+                await done[str(dep)].wait()
+            async with parallel:
+                answer = await self._batch_item(request, req, item, statuses)
             statuses[answer["id"]] = answer["status"]
-            responses.append(answer)
-        return GResp(200, {"responses": responses})
+            answers[answer["id"]] = answer
+            done[answer["id"]].set()
+
+        await asyncio.gather(*(run(item) for item in order))
+        # Responses are listed in completion order, which json-batching.md warns may differ from the request order.
+        finished = sorted(answers.values(), key=lambda a: a.pop("_finished"))
+        return GResp(200, {"responses": finished})
 
     @staticmethod
     def _batch_order(items: list[dict]) -> list[dict] | None:
@@ -534,10 +552,11 @@ class GraphAPI:
         emu.stats.batch_item(method, path)
         resp = await self._run_item(request, req, item, statuses)
         emu.stats.batch_item_status(resp.status)
+        self._finished += 1
         out_headers = dict(resp.headers)
         if resp.body is not None:
             out_headers.setdefault("Content-Type", "application/json")
-        answer: dict = {"id": str(item["id"]), "status": resp.status, "headers": out_headers}
+        answer: dict = {"id": str(item["id"]), "status": resp.status, "headers": out_headers, "_finished": self._finished}
         if resp.body is not None:
             answer["body"] = resp.body
         return answer
@@ -554,13 +573,22 @@ class GraphAPI:
                 return result
         if req.path.rstrip("/").lower() == "/$batch":
             return error_response(req, 400, "BadRequest", "A batch request cannot contain another batch request.")
-        wait = emu.throttler.spend(req.client_id, req.user["email"])
-        if wait:
-            return self._throttled(req, wait, "RequestBudget")
         service_s = float(emu.config["service_time_ms"]) / 1000
-        if service_s:
-            await asyncio.sleep(service_s)
-        return await self.dispatch(req)
+        # Each running item holds one of the mailbox's concurrent slots (throttling-limits.md, "Limits per app ID"
+        # and "Outlook service limits for JSON batching"): a second batch, or other requests, running at the same
+        # time get 429 MailboxConcurrency for the items that find no slot, each with its own Retry-After.
+        slot, retry_after = emu.throttler.acquire(req.client_id, req.user["email"], service_s)
+        if slot is None:
+            return self._throttled(req, retry_after, "MailboxConcurrency")
+        try:
+            wait = emu.throttler.spend(req.client_id, req.user["email"])
+            if wait:
+                return self._throttled(req, wait, "RequestBudget")
+            if service_s:
+                await asyncio.sleep(service_s)
+            return await self.dispatch(req)
+        finally:
+            emu.throttler.release(slot)
 
 
 # --- handlers: user ---
@@ -710,37 +738,55 @@ async def calendar_view(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 
 
 # --- calendarView/delta ---
-def _was_in_window(history: list, seq: int, start: dt.datetime, end: dt.datetime) -> bool:
-    """Was the event inside the window at change number ``seq``? (False if it did not exist yet.)"""
-    prior = [h for h in history if h[0] <= seq]
-    if not prior:
-        # Created after the token, or history trimmed: trimmed history means it existed; assume it was visible.
-        return bool(history) and history[0][0] > seq and len(history) >= 50
-    _, s, e = prior[-1]
-    return eventmodel.overlaps(tz.from_iso(s), tz.from_iso(e), start, end)
+#: The URL forms clients use: ``/calendarView/delta`` (event-delta.md), ``/calendarView/delta()`` (msgraph-sdk's
+#: url template) and the namespace-qualified ``/calendarView/microsoft.graph.delta`` (OData function call).
+_DELTA = r"/calendarView/(?:microsoft\.graph\.)?delta(?:\(\))?"
+#: event-delta.md, "OData query parameters": "You cannot use $select to get only a subset of those properties" and
+#: "There are other OData query parameters that the delta function for calendarView doesn't support: $expand,
+#: $filter, $orderby, and $search."
+DELTA_UNSUPPORTED = ("$select", "$expand", "$filter", "$orderby", "$search")
+#: errors.md: "syncStateNotFound: The sync state generation is not found. The delta token is expired and data must
+#: be synchronized again."
+SYNC_STATE_MESSAGE = "The sync state generation is not found. The delta token is expired and data must be synchronized again."
 
 
-@user_route("GET", _CAL + "?/calendarView/delta")
+@user_route("GET", _CAL + "?" + _DELTA)
 async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     emu, store = api.emu, api.emu.store
     calendar = Calendar(emu, user).calendar(unquote(m.group(1)) if m.group(1) else None)
     options, applied = render_options(req, allow_expand=False)
     options.expand_ext = None
     now = time.time()
-    gone = GraphError(410, "SyncStateNotFound", "The sync state is not found or has expired. Please start a new synchronization (full read) of this window.")
+    unsupported = [k for k in DELTA_UNSUPPORTED if k in req.query]
+    if unsupported:
+        raise GraphError(400, "ErrorInvalidUrlQuery", "The following parameters are not supported with change tracking over the 'CalendarView' resource: "
+                         f"'{', '.join(unsupported)}'.")
+
+    def gone(window: dict | None = None) -> GraphError:
+        # delta-query-overview.md, "Synchronization reset": 410 with a Location header holding the initial query
+        # (no token) so the client restarts with a full synchronization.
+        headers = {}
+        if window:
+            headers["Location"] = link(req, {"startDateTime": tz.format_utc_z(tz.from_iso(window["start"])),
+                                             "endDateTime": tz.format_utc_z(tz.from_iso(window["end"]))})
+        return GraphError(410, "SyncStateNotFound", SYNC_STATE_MESSAGE, headers=headers)
     if req.query.get("$skiptoken"):
         snapshot = store.skip_tokens.get(req.query["$skiptoken"].split(".")[0])
-        if snapshot is None or snapshot["user_id"] != user["id"] or snapshot["calendar_id"] != calendar["id"] or now > snapshot["expires_at"]:
-            raise gone
+        if snapshot is None or snapshot["user_id"] != user["id"] or snapshot["calendar_id"] != calendar["id"]:
+            raise gone()
+        if now > snapshot["expires_at"]:
+            raise gone(snapshot)
         try:
             offset = int(req.query["$skiptoken"].split(".")[1])
         except (IndexError, ValueError):
-            raise gone from None
+            raise gone(snapshot) from None
     else:
         if req.query.get("$deltatoken"):
             token = store.delta_tokens.get(req.query["$deltatoken"])
-            if token is None or token["user_id"] != user["id"] or token["calendar_id"] != calendar["id"] or now > token["expires_at"]:
-                raise gone
+            if token is None or token["user_id"] != user["id"] or token["calendar_id"] != calendar["id"]:
+                raise gone()
+            if now > token["expires_at"]:
+                raise gone(token)
             start, end = tz.from_iso(token["start"]), tz.from_iso(token["end"])
             entries = _changes_since(store, user["id"], calendar["id"], token["seq"], start, end)
         else:
@@ -784,23 +830,25 @@ async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 
 
 def _prune_sync_state(store, now: float) -> None:
-    """Forget expired delta tokens and abandoned page snapshots (they would only answer 410 anyway)."""
+    """Forget delta tokens and page snapshots expired for over an hour (until then they answer 410 with a Location)."""
     for table in (store.delta_tokens, store.skip_tokens):
-        for key in [k for k, v in table.items() if v["expires_at"] < now]:
+        for key in [k for k, v in table.items() if v["expires_at"] < now - 3600]:
             del table[key]
 
 
 def _changes_since(store, user_id: str, calendar_id: str, seq: int, start: dt.datetime, end: dt.datetime) -> list[list[str]]:
+    """What a deltaLink returns (event-delta.md, "Response"): events changed since the token that are inside the
+    window now, in full; and under ``@removed`` with reason ``deleted`` both "events that are within the date range
+    and that have been deleted since the previous delta call" and "events that are *outside* the date range and that
+    have been added, deleted, or updated since the previous delta call". So an event edited, created or deleted
+    outside the window is reported as removed, whether or not the client ever saw it; the client must filter."""
     changes: list[tuple[int, str, str]] = []
     for record in store.events_of(user_id, calendar_id):
         if record["seq"] <= seq:
             continue
-        if _in_window(record, start, end):
-            changes.append((record["seq"], "event", record["id"]))
-        elif _was_in_window(record.get("history", []), seq, start, end):
-            changes.append((record["seq"], "removed", record["id"]))
+        changes.append((record["seq"], "event" if _in_window(record, start, end) else "removed", record["id"]))
     for stone in store.tombstones.get(user_id, []):
-        if stone["calendar_id"] == calendar_id and stone["seq"] > seq and _was_in_window(stone.get("history", []), seq, start, end):
+        if stone["calendar_id"] == calendar_id and stone["seq"] > seq:
             changes.append((stone["seq"], "removed", stone["id"]))
     changes.sort()
     return [[kind, event_id] for _, kind, event_id in changes]
