@@ -28,6 +28,10 @@ DEFAULT_CONFIG: dict = {
     # Delta and skip tokens.
     "delta_token_lifetime_s": 7 * 24 * 3600,
     # Subscriptions and notifications.
+    # subscription.md: notificationUrl/lifecycleNotificationUrl must be https. True (only via the CLI flag
+    # --allow-insecure-notification-urls or this key) also accepts plain http to a loopback host, for development.
+    "allow_insecure_notification_urls": False,
+    # subscription.md, "Subscription lifetime": Outlook event, 10,080 minutes (under 7 days).
     "max_subscription_minutes": 10080,
     "validation_timeout_s": 10.0,
     "notification_timeout_s": 3.0,
