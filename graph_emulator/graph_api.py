@@ -936,6 +936,17 @@ async def subscriptions_collection(api: GraphAPI, req: GReq, user: dict, m) -> G
     return GResp(201, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions/$entity", **notifier.subscription_json(sub)})
 
 
+@route("POST", "/subscriptions/" + _ID + "/reauthorize")
+async def subscription_reauthorize(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    """subscription-reauthorize.md: ``POST /subscriptions/{id}/reauthorize``, no body, 204 No Content."""
+    notifier = api.emu.notifier
+    sub = notifier.get_subscription(unquote(m.group(1)))
+    if sub is None or sub["user_id"] != user["id"] or sub["client_id"] != req.client_id:
+        raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{unquote(m.group(1))}' does not exist.")
+    notifier.reauthorize(sub)
+    return GResp(204)
+
+
 @route("GET PATCH DELETE", "/subscriptions/" + _ID)
 async def subscription_item(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     notifier = api.emu.notifier

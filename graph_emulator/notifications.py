@@ -19,6 +19,7 @@ import random
 import re
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -136,6 +137,22 @@ class Notifier:
             return calendar["id"]
         raise bad
 
+    def _check_url(self, name: str, url) -> None:
+        """subscription.md: notificationUrl "must use the HTTPS protocol", and lifecycleNotificationUrl likewise.
+
+        Plain http is accepted only for a loopback host, and only when the emulator was started with
+        ``--allow-insecure-notification-urls`` (config ``allow_insecure_notification_urls``): a development
+        convenience the project's tests and demo opt into, never Microsoft's behaviour."""
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise GraphError(400, "InvalidRequest", f"{name} must be an absolute https URL.")
+        if parts.scheme.lower() == "https":
+            return
+        loopback = parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
+        if loopback and self.emu.config["allow_insecure_notification_urls"]:
+            return
+        raise GraphError(400, "InvalidRequest", f"Invalid {name} '{url}': the URL must use the HTTPS protocol.")
+
     def _expiration(self, value) -> dt.datetime:
         if not isinstance(value, str):
             raise GraphError(400, "InvalidRequest", "expirationDateTime is required.")
@@ -158,11 +175,10 @@ class Notifier:
         if not types or any(t not in CHANGE_TYPES for t in types):
             raise GraphError(400, "InvalidRequest", f"changeType '{change_type}' is not valid: use a comma-separated list of created, updated, deleted.")
         url = body.get("notificationUrl")
-        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-            raise GraphError(400, "InvalidRequest", "notificationUrl must be an absolute http(s) URL.")
+        self._check_url("notificationUrl", url)
         lifecycle_url = body.get("lifecycleNotificationUrl")
-        if lifecycle_url is not None and (not isinstance(lifecycle_url, str) or not lifecycle_url.lower().startswith(("http://", "https://"))):
-            raise GraphError(400, "InvalidRequest", "lifecycleNotificationUrl must be an absolute http(s) URL.")
+        if lifecycle_url is not None:
+            self._check_url("lifecycleNotificationUrl", lifecycle_url)
         client_state = body.get("clientState")
         if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
             raise GraphError(400, "InvalidRequest", "clientState must be a string of at most 128 characters.")
@@ -202,8 +218,7 @@ class Notifier:
             changes["expirationDateTime"] = tz.iso(self._expiration(body["expirationDateTime"]))
         url = body.get("notificationUrl")
         if url is not None and url != sub["notificationUrl"]:
-            if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-                raise GraphError(400, "InvalidRequest", "notificationUrl must be an absolute http(s) URL.")
+            self._check_url("notificationUrl", url)
             await self.validate(url)
             changes["notificationUrl"] = url
         sub.update(changes)
@@ -211,6 +226,12 @@ class Notifier:
             sub["reauth_notified_for"] = None
         self.store.dirty = True
         return sub
+
+    def reauthorize(self, sub: dict) -> None:
+        """subscription-reauthorize.md: answer 204 to a reauthorizationRequired challenge; a later
+        reauthorizationRequired is sent again for the same expiry only after a new challenge."""
+        sub["reauthorized_at"] = tz.iso(tz.now())
+        self.store.dirty = True
 
     async def validate(self, url: str) -> None:
         """The handshake: POST ?validationToken=..., expect 200 and the token verbatim within the timeout."""
@@ -226,6 +247,10 @@ class Notifier:
             )
             if response.status_code != 200:
                 reason = f"the endpoint answered {response.status_code}"
+            elif not response.headers.get("content-type", "").lower().startswith("text/plain"):
+                # change-notifications-delivery-webhooks.md: respond with "200 OK status code", "content type
+                # text/plain" and the URL-decoded validation token as the body.
+                reason = f"the response's Content-Type was {response.headers.get('content-type') or 'missing'}, not text/plain"
             elif response.text != token:
                 reason = "the response body did not contain the validation token verbatim"
         except (httpx.TimeoutException, asyncio.TimeoutError):
