@@ -25,6 +25,8 @@ DEFAULT_CONFIG: dict = {
     "access_token_lifetime_s": 3600,
     "code_lifetime_s": 600,
     "refresh_token_inactivity_days": 90,
+    # How long a POSTed event's transactionId deduplicates a retry (Microsoft documents no duration).
+    "transaction_id_window_s": 300,
     # Delta and skip tokens.
     "delta_token_lifetime_s": 7 * 24 * 3600,
     # Subscriptions and notifications.
@@ -37,6 +39,9 @@ DEFAULT_CONFIG: dict = {
     "notification_timeout_s": 3.0,
     "notification_retry_delays_s": [1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600],
     "notification_retry_max_total_s": 4 * 3600,
+    # Notifications queued for a subscription within this window share one POST (at most notifications_per_post).
+    "notification_batch_window_s": 0.05,
+    "notifications_per_post": 50,
     "duplicate_notifications": False,
     "reorder_notifications": False,
     "reorder_window_s": 0.2,

@@ -344,6 +344,9 @@ def render(record: dict, user: dict, options: RenderOptions | None = None) -> di
         "organizer": organizer,
         "onlineMeeting": None,
     }
+    if not record.get("transactionId"):
+        # Absent unless the client set one on create (as observed on Graph).
+        out.pop("transactionId")
     if options.select is not None:
         out = {k: v for k, v in out.items() if k.lower() in options.select or k in ("id", "@odata.etag")}
     if options.expand_ext is not None:

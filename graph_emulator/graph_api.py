@@ -264,13 +264,18 @@ class Calendar:
         calendar = self.calendar(calendar_id)
         txn = payload.get("transactionId") if isinstance(payload, dict) else None
         if txn:
-            existing_id = self.store.transactions.get(self.user["id"], {}).get(txn)
-            if existing_id and existing_id in self.store.events:
+            # resources/event.md: transactionId lets "the server ... avoid redundant POST operations in case of client
+            # retries". How long Outlook remembers it is not documented; the emulator remembers it only for
+            # transaction_id_window_s (default short), so a client must not rely on it to deduplicate forever.
+            known = self.store.transactions.get(self.user["id"], {}).get(txn)
+            existing_id, at = (known, 0.0) if isinstance(known, str) else (known or [None, 0.0])
+            fresh = time.time() - float(at) <= float(self.emu.config["transaction_id_window_s"])
+            if existing_id and existing_id in self.store.events and fresh:
                 return self.store.events[existing_id], False
         record = eventmodel.apply_payload(eventmodel.new_record(self.user, calendar), payload, creating=True)
         self.store.events[record["id"]] = record
         if txn:
-            self.store.transactions.setdefault(self.user["id"], {})[txn] = record["id"]
+            self.store.transactions.setdefault(self.user["id"], {})[txn] = [record["id"], time.time()]
         self._invite(record, [])
         self.store.record_write(record, "created")
         return record, True

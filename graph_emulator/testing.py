@@ -297,6 +297,10 @@ class EmulatorControl:
     def revoke_refresh_tokens(self, user: str) -> dict:
         return self._call("POST", f"/users/{self._q(user)}/tokens/revoke")
 
+    def change_password(self, user: str, password: str) -> dict:
+        """The person changes their password: all their refresh tokens are revoked."""
+        return self._call("POST", f"/users/{self._q(user)}/password", {"password": password})
+
     def age_refresh_tokens(self, user: str, days: float) -> dict:
         return self._call("POST", f"/users/{self._q(user)}/tokens/age", {"days": days})
 
