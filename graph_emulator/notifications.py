@@ -47,6 +47,8 @@ class Notifier:
         self.reorder_buffer: list[tuple[dict, dict]] = []
         self.reorder_task: asyncio.Task | None = None
         self.locks: dict[str, asyncio.Lock] = {}
+        self.queues: dict[str, list[dict]] = {}  # subscription id -> notifications waiting for their first POST
+        self.senders: set[str] = set()
         self._client: httpx.AsyncClient | None = None
 
     # --- plumbing ---
@@ -69,6 +71,8 @@ class Notifier:
         self.reorder_buffer.clear()
         self.reorder_task = None
         self.locks.clear()
+        self.queues.clear()
+        self.senders.clear()
 
     def _spawn(self, coro) -> None:
         try:
@@ -287,12 +291,38 @@ class Notifier:
                 "clientState": sub.get("clientState"),
                 "tenantId": sub["tenant_id"],
             }
+            batch = [notification]
+            if change_type == "created" and "updated" in sub["changeType"].split(","):
+                # As observed on Outlook: creating an event also sends an `updated` notification for it.
+                batch.append({**notification, "changeType": "updated"})
             copies = 2 if self.emu.config["duplicate_notifications"] else 1
-            for _ in range(copies):
-                if self.emu.config["reorder_notifications"]:
-                    self._buffer(sub, notification)
-                else:
-                    self._spawn(self._deliver(sub["id"], sub["notificationUrl"], {"value": [notification]}, lifecycle=False))
+            for item in batch:
+                for _ in range(copies):
+                    if self.emu.config["reorder_notifications"]:
+                        self._buffer(sub, item)
+                    else:
+                        self._enqueue(sub, item)
+
+    def _enqueue(self, sub: dict, notification: dict) -> None:
+        """Queue a notification; one sender per subscription POSTs whatever is queued together
+        (change-notifications-delivery-webhooks.md: a POST's `value` may hold several notifications)."""
+        queue = self.queues.setdefault(sub["id"], [])
+        queue.append(notification)
+        if sub["id"] not in self.senders:
+            self.senders.add(sub["id"])
+            self._spawn(self._send_queued(sub["id"], sub["notificationUrl"]))
+
+    async def _send_queued(self, sub_id: str, url: str) -> None:
+        try:
+            while self.queues.get(sub_id):
+                await asyncio.sleep(float(self.emu.config["notification_batch_window_s"]))
+                queue = self.queues.get(sub_id) or []
+                limit = int(self.emu.config["notifications_per_post"])
+                batch, self.queues[sub_id] = queue[:limit], queue[limit:]
+                if batch:
+                    await self._deliver(sub_id, url, {"value": batch}, lifecycle=False, first_only=True)
+        finally:
+            self.senders.discard(sub_id)
 
     def _buffer(self, sub: dict, notification: dict) -> None:
         self.reorder_buffer.append((sub, notification))
@@ -327,7 +357,7 @@ class Notifier:
             stats["failed"] += 1
         return ok
 
-    async def _deliver(self, sub_id: str, url: str, payload: dict, *, lifecycle: bool) -> None:
+    async def _deliver(self, sub_id: str, url: str, payload: dict, *, lifecycle: bool, first_only: bool = False) -> None:
         """POST with retries; stop when delivered, the subscription is gone/expired, or 4 h have passed.
 
         First attempts for one subscription go out one at a time in the order the changes
@@ -340,6 +370,15 @@ class Notifier:
                 return
             if await self._attempt(url, payload, lifecycle):
                 return
+        if first_only:  # the queue's sender goes on with later notifications; retries run on their own
+            self._spawn(self._retry(sub_id, url, payload, lifecycle))
+            return
+        await self._retry(sub_id, url, payload, lifecycle)
+
+    async def _retry(self, sub_id: str, url: str, payload: dict, lifecycle: bool) -> None:
+        """change-notifications-delivery-webhooks.md: a failed or slow (over 3 s) delivery is retried with
+        back-off for up to 4 hours, then dropped; a dropped change notification raises a `missed` lifecycle
+        event (change-notifications-lifecycle-events.md) when the subscription has a lifecycle URL."""
         delays = list(self.emu.config["notification_retry_delays_s"]) or [1]
         budget = float(self.emu.config["notification_retry_max_total_s"])
         waited = 0.0
@@ -348,6 +387,11 @@ class Notifier:
             delay = float(delays[min(attempt - 1, len(delays) - 1)])
             if waited + delay > budget:
                 logger.info("notification to %s dropped after %d attempts", url, attempt)
+                if not lifecycle:
+                    self.emu.stats.notifications["dropped"] = self.emu.stats.notifications.get("dropped", 0) + len(payload.get("value") or [])
+                    sub = self.get_subscription(sub_id)
+                    if sub is not None and sub.get("lifecycleNotificationUrl"):
+                        self.lifecycle(sub_id, "missed")
                 return
             await asyncio.sleep(delay)
             waited += delay
