@@ -27,6 +27,7 @@ from .config import default_config
 from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, error_body
 from .graph_api import Calendar, GraphAPI
 from .notifications import Notifier
+from .outlook import Outlook
 from .stats import Stats
 from .store import Store
 from .throttling import Faults, Throttler
@@ -52,7 +53,13 @@ class Emulator:
         self.throttler = Throttler(self)
         self.faults = Faults()
         self.notifier = Notifier(self)
-        self.store.on_event_change = self.notifier.event_changed
+        self.outlook = Outlook(self)
+
+        def on_event_change(event: dict, change_type: str) -> None:
+            self.notifier.event_changed(event, change_type)
+            self.outlook.event_changed(event, change_type)
+
+        self.store.on_event_change = on_event_change
         self.graph = GraphAPI(self)
         self.seed_demo = seed_demo_user
         if seed_demo_user:
@@ -61,6 +68,7 @@ class Emulator:
     def reset(self) -> None:
         """Back to a clean slate: no users, events, tokens, subscriptions, faults; default config; zero stats."""
         self.notifier.cancel_all()
+        self.outlook.cancel_all()
         self.store.clear()
         self.faults.clear()
         self.config = copy.deepcopy(self.config_defaults)
@@ -109,7 +117,8 @@ def build_app(emu: Emulator):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        tasks = [asyncio.create_task(emu.periodic_save()), asyncio.create_task(emu.notifier.reauthorization_loop())]
+        tasks = [asyncio.create_task(emu.periodic_save()), asyncio.create_task(emu.notifier.reauthorization_loop()),
+                 asyncio.create_task(emu.outlook.reminder_loop())]
         try:
             yield
         finally:

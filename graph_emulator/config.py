@@ -47,6 +47,11 @@ DEFAULT_CONFIG: dict = {
     "reorder_window_s": 0.2,
     # Send reauthorizationRequired this many seconds before a subscription expires (null = only on request).
     "reauthorization_notice_s": None,
+    # Outlook changing events by itself (graph_emulator/outlook.py); null switches each off.
+    "html_body_conversion_s": 2.0,
+    "attendee_response_s": 5.0,
+    "attendee_auto_response": "accepted",
+    "reminders_fire": True,
     # getSchedule limits.
     "schedule_max_users": 20,
     "schedule_max_days": 42,

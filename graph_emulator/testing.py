@@ -297,6 +297,14 @@ class EmulatorControl:
     def revoke_refresh_tokens(self, user: str) -> dict:
         return self._call("POST", f"/users/{self._q(user)}/tokens/revoke")
 
+    def respond(self, user: str, event_id: str, attendee: str, response: str) -> dict:
+        """An attendee answers the invitation (changes the organizer's event)."""
+        return self._call("POST", f"/users/{self._q(user)}/events/{event_id}/respond", {"attendee": attendee, "response": response})
+
+    def run_outlook(self, convert_bodies: bool = False, fire_reminders: bool = False, respond: bool = False) -> dict:
+        """Make Outlook's own changes happen now (body to HTML, due reminders, automatic attendee answers)."""
+        return self._call("POST", "/outlook/run", {"convert_bodies": convert_bodies, "fire_reminders": fire_reminders, "respond": respond})
+
     def change_password(self, user: str, password: str) -> dict:
         """The person changes their password: all their refresh tokens are revoked."""
         return self._call("POST", f"/users/{self._q(user)}/password", {"password": password})

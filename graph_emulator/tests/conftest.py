@@ -38,6 +38,9 @@ def emulator():
 @pytest.fixture
 def control(emulator):
     emulator.control.reset()
+    # Outlook's own changes (body to HTML, attendee answers, reminders) are on by default; these tests check other
+    # behaviours exactly, so they switch them off and test_outlook_by_itself.py switches them on as it needs.
+    emulator.control.set_config(html_body_conversion_s=None, attendee_response_s=None, reminders_fire=False)
     return emulator.control
 
 
