@@ -29,7 +29,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import eventmodel, tz
+from . import eventmodel, recurrence, tz
+from .store import change_key as store_change_key
 from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, GraphError, error_body
 from .throttling import format_retry_after
 
@@ -295,6 +296,42 @@ class Calendar:
         record = self.event(event_id, calendar_id)
         self._check_if_match(record, if_match)
         self.store.delete_event(record)
+
+    # --- occurrences of a series (recurrence.py) ---
+    def occurrence(self, event_id: str, calendar_id: str | None = None) -> tuple[dict, dict] | None:
+        """(master, occurrence) for an occurrence id, None if ``event_id`` is not one; 404 if it names nothing."""
+        parts = recurrence.split_id(event_id)
+        if parts is None:
+            return None
+        master = self.event(parts[0], calendar_id)
+        day = parts[1]
+        if not master.get("recurrence") or day.isoformat() in (master.get("cancelled") or []) or not recurrence.is_occurrence_day(master, day):
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        start, end = recurrence.occurrence_times(master, day)
+        exception = (master.get("exceptions") or {}).get(day.isoformat())
+        if exception and exception.get("start"):
+            start, end = tz.from_iso(exception["start"]), tz.from_iso(exception["end"])
+        return master, {"id": event_id, "day": day.isoformat(), "start": start, "end": end, "exception": exception}
+
+    def update_occurrence(self, master: dict, occ: dict, payload: Any, if_match: str | None) -> dict:
+        """Editing one occurrence makes it an exception (resources/event.md, type exception)."""
+        current = eventmodel.occurrence_record(master, occ)
+        self._check_if_match(current, if_match)
+        if isinstance(payload, dict) and "recurrence" in payload:
+            raise GraphError(400, "ErrorInvalidRequest", "An occurrence or exception cannot have its own recurrence.")
+        updated = eventmodel.apply_payload(current, payload, creating=False)
+        exception = {"props": {k: updated["props"][k] for k in recurrence.EXCEPTION_PROPS if k in updated["props"]},
+                     "start": updated["start"], "end": updated["end"], "changeKey": store_change_key(), "modified": tz.iso(tz.now())}
+        master.setdefault("exceptions", {})[occ["day"]] = exception
+        self.store.record_write(master, "updated")
+        return master
+
+    def delete_occurrence(self, master: dict, occ: dict) -> None:
+        """Deleting one occurrence cancels it: it leaves calendarView and instances (resources/event.md,
+        cancelledOccurrences)."""
+        master.setdefault("cancelled", []).append(occ["day"])
+        (master.get("exceptions") or {}).pop(occ["day"], None)
+        self.store.record_write(master, "updated")
 
     @staticmethod
     def _check_if_match(record: dict, if_match: str | None) -> None:
@@ -703,8 +740,14 @@ _EVENT = r"(?:" + _CAL + r")?/events/" + _ID
 @user_route("GET", _EVENT)
 async def get_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
-    record = Calendar(api.emu, user).event(unquote(m.group(2)), calendar_id)
+    cal = Calendar(api.emu, user)
     options, applied = render_options(req)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        body = eventmodel.render_occurrence(found[0], found[1], user, options)
+        return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **body},
+                     {"ETag": body["@odata.etag"], **preference_header(applied)})
+    record = cal.event(unquote(m.group(2)), calendar_id)
     return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
                  {"ETag": eventmodel.etag(record), **preference_header(applied)})
 
@@ -713,7 +756,14 @@ async def get_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 async def patch_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
     options, applied = render_options(req, allow_expand=False)
-    record = Calendar(api.emu, user).update(unquote(m.group(2)), req.body, if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    cal = Calendar(api.emu, user)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        master = cal.update_occurrence(found[0], found[1], req.body, req.headers.get("if-match"))
+        _m, occ = cal.occurrence(unquote(m.group(2)), calendar_id)
+        body = eventmodel.render_occurrence(master, occ, user, options)
+        return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **body}, {"ETag": body["@odata.etag"], **preference_header(applied)})
+    record = cal.update(unquote(m.group(2)), req.body, if_match=req.headers.get("if-match"), calendar_id=calendar_id)
     return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
                  {"ETag": eventmodel.etag(record), **preference_header(applied)})
 
@@ -721,8 +771,26 @@ async def patch_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 @user_route("DELETE", _EVENT)
 async def delete_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
-    Calendar(api.emu, user).delete(unquote(m.group(2)), if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    cal = Calendar(api.emu, user)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        cal.delete_occurrence(*found)
+        return GResp(204)
+    cal.delete(unquote(m.group(2)), if_match=req.headers.get("if-match"), calendar_id=calendar_id)
     return GResp(204)
+
+
+@user_route("GET", _EVENT + "/instances")
+async def event_instances(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    """event-list-instances.md: the occurrences and exceptions of a series master in startDateTime..endDateTime."""
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    master = Calendar(api.emu, user).event(unquote(m.group(2)), calendar_id)
+    start, end = parse_window(req)
+    options, applied = render_options(req)
+    if not master.get("recurrence"):
+        return paged(req, api.emu, [], lambda r: r, preference_header(applied))
+    occs = recurrence.occurrences(master, start, end)
+    return paged(req, api.emu, occs, lambda o: eventmodel.render_occurrence(master, o, user, options), preference_header(applied))
 
 
 # --- calendarView ---
@@ -737,9 +805,19 @@ async def calendar_view(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     start, end = parse_window(req)
     options, applied = render_options(req)
     keep = parse_filter(req)
-    records = [r for r in api.emu.store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end) and (keep is None or keep(r))]
-    records.sort(key=lambda r: (r["start"], r["id"]))
-    return paged(req, api.emu, records, lambda r: eventmodel.render(r, user, options), preference_header(applied))
+    items = [(r["start"], r["id"], r, None) for r in api.emu.store.events_of(user["id"], calendar["id"])
+             if not r.get("recurrence") and _in_window(r, start, end) and (keep is None or keep(r))]
+    for master in api.emu.store.events_of(user["id"], calendar["id"]):
+        if master.get("recurrence") and (keep is None or keep(master)):
+            # calendarView expands a series into its occurrences and exceptions inside the window (calendar-list-calendarview.md).
+            items += [(tz.iso(o["start"]), o["id"], master, o) for o in recurrence.occurrences(master, start, end)]
+    items.sort(key=lambda i: (i[0], i[1]))
+
+    def render_item(item):
+        _s, _id, record, occ = item
+        return eventmodel.render(record, user, options) if occ is None else eventmodel.render_occurrence(record, occ, user, options)
+
+    return paged(req, api.emu, items, render_item, preference_header(applied))
 
 
 # --- calendarView/delta ---
@@ -796,9 +874,13 @@ async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
             entries = _changes_since(store, user["id"], calendar["id"], token["seq"], start, end)
         else:
             start, end = parse_window(req)
-            records = [r for r in store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end)]
-            records.sort(key=lambda r: (r["start"], r["id"]))
-            entries = [["event", r["id"]] for r in records]
+            found = [(r["start"], r["id"], "event") for r in store.events_of(user["id"], calendar["id"])
+                     if not r.get("recurrence") and _in_window(r, start, end)]
+            for master in store.events_of(user["id"], calendar["id"]):
+                if master.get("recurrence"):
+                    found += [(tz.iso(o["start"]), o["id"], "occurrence") for o in recurrence.occurrences(master, start, end)]
+            found.sort()
+            entries = [[kind, event_id] for _s, event_id, kind in found]
         _prune_sync_state(store, now)
         snapshot_id = secrets.token_urlsafe(18)
         snapshot = {
@@ -812,7 +894,17 @@ async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     size, size_applied = page_size(req, emu, "delta_page_size")
     chunk = snapshot["entries"][offset:offset + size]
     value = []
+    window_start, window_end = tz.from_iso(snapshot["start"]), tz.from_iso(snapshot["end"])
     for kind, event_id in chunk:
+        if kind == "occurrence":
+            master_id, _sep, _day = event_id.rpartition(".")
+            master = store.events.get(master_id)
+            occ = next((o for o in recurrence.occurrences(master, window_start, window_end) if o["id"] == event_id), None) if master and master.get("recurrence") else None
+            if occ is None:
+                value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
+            else:
+                value.append({"@odata.type": "#microsoft.graph.event", **eventmodel.render_occurrence(master, occ, user, options, reduced=True)})
+            continue
         record = store.events.get(event_id)
         if kind == "removed" or record is None:
             value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
@@ -850,6 +942,17 @@ def _changes_since(store, user_id: str, calendar_id: str, seq: int, start: dt.da
     changes: list[tuple[int, str, str]] = []
     for record in store.events_of(user_id, calendar_id):
         if record["seq"] <= seq:
+            continue
+        if record.get("recurrence"):
+            # A series changed: its occurrences in the window come again, and cancelled ones in the window as removed.
+            occs = recurrence.occurrences(record, start, end)
+            changes += [(record["seq"], "occurrence", o["id"]) for o in occs]
+            for day in record.get("cancelled") or []:
+                when, _end = recurrence.occurrence_times(record, dt.date.fromisoformat(day))
+                if start <= when < end:
+                    changes.append((record["seq"], "removed", recurrence.occurrence_id(record["id"], dt.date.fromisoformat(day))))
+            if not occs:
+                changes.append((record["seq"], "removed", record["id"]))
             continue
         changes.append((record["seq"], "event" if _in_window(record, start, end) else "removed", record["id"]))
     for stone in store.tombstones.get(user_id, []):
