@@ -30,7 +30,7 @@ from .notifications import Notifier
 from .outlook import Outlook
 from .stats import Stats
 from .store import Store
-from .throttling import Faults, Throttler
+from .throttling import FaultProfile, Faults, Throttler
 
 logger = logging.getLogger("graph_emulator")
 
@@ -52,6 +52,7 @@ class Emulator:
         self.stats = Stats()
         self.throttler = Throttler(self)
         self.faults = Faults()
+        self.fault_profile = FaultProfile(self)
         self.notifier = Notifier(self)
         self.outlook = Outlook(self)
 

@@ -52,6 +52,13 @@ DEFAULT_CONFIG: dict = {
     "attendee_response_s": 5.0,
     "attendee_auto_response": "accepted",
     "reminders_fire": True,
+    # Background faults without injection (throttling.FaultProfile): "none" or "realistic" (--fault-profile).
+    "fault_profile": "none",
+    "fault_seed": 1,
+    "fault_503_rate": 0.03,
+    "fault_504_rate": 0.01,
+    "fault_slow_rate": 0.05,
+    "fault_slow_ms": 1500,
     # getSchedule limits.
     "schedule_max_users": 20,
     "schedule_max_days": 42,

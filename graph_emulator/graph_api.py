@@ -414,6 +414,10 @@ class GraphAPI:
                 return result
         if auth_error is not None:
             return auth_error
+        if req.path.rstrip("/").lower() != "/$batch":
+            background = await self._background_fault(req)
+            if background is not None:
+                return background
         if req.method in ("POST", "PATCH", "PUT"):
             raw = await request.body()
             if raw.strip():
@@ -439,6 +443,15 @@ class GraphAPI:
             return await self.dispatch(req)
         finally:
             emu.throttler.release(slot)
+
+    async def _background_fault(self, req: GReq) -> GResp | None:
+        """The "realistic" fault profile (throttling.FaultProfile): maybe slow, maybe a 503/504 without Retry-After."""
+        status, delay = self.emu.fault_profile.draw()
+        if delay:
+            await asyncio.sleep(delay)
+        if status is None:
+            return None
+        return error_response(req, status)
 
     def _throttled(self, req: GReq, retry_after: float, limit: str) -> GResp:
         message = ("Application is over its MailboxConcurrency limit." if limit == "MailboxConcurrency"
@@ -615,6 +628,9 @@ class GraphAPI:
                 return result
         if req.path.rstrip("/").lower() == "/$batch":
             return error_response(req, 400, "BadRequest", "A batch request cannot contain another batch request.")
+        background = await self._background_fault(req)
+        if background is not None:
+            return background
         service_s = float(emu.config["service_time_ms"]) / 1000
         # Each running item holds one of the mailbox's concurrent slots (throttling-limits.md, "Limits per app ID"
         # and "Outlook service limits for JSON batching"): a second batch, or other requests, running at the same
