@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import control, identity
+from . import control, identity, web
 from .config import default_config
 from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, error_body
 from .graph_api import Calendar, GraphAPI
@@ -134,6 +134,7 @@ def build_app(emu: Emulator):
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
     routes = [
         *control.ROUTES,
+        *web.ROUTES,
         Route("/v1.0", graph_endpoint, methods=methods),
         Route("/v1.0/{rest:path}", graph_endpoint, methods=methods),
         Route("/common/discovery/instance", identity.instance_discovery, methods=["GET"]),
