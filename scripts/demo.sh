@@ -57,6 +57,8 @@ cat <<MSG
   -----------------------
   App:            http://127.0.0.1:$PORT/
   Supplier login: avery / wedding-demo-2026   (Outlook account in the emulator: planner@contoso-weddings.example)
+  "Outlook":      https://127.0.0.1:$EMULATOR_PORT/?user=planner@contoso-weddings.example
+                  (the emulator's calendar page; its CA is $GRAPH_CA_BUNDLE, or accept the browser's warning)
   Support admin:  http://127.0.0.1:$PORT/admin/   support / support-demo-2026
   API docs:       http://127.0.0.1:$PORT/api/docs/
   Logs:           $DEMO_DIR/{emulator,worker}.log
