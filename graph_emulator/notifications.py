@@ -352,7 +352,8 @@ class Notifier:
         except httpx.HTTPError as exc:
             logger.info("notification to %s failed: %s", url, type(exc).__name__)
         if ok:
-            stats["lifecycle_delivered" if lifecycle else "delivered"] += 1
+            # delivered counts notifications (a POST may carry several); attempts and failed count POSTs.
+            stats["lifecycle_delivered" if lifecycle else "delivered"] += 1 if lifecycle else len(payload.get("value") or [])
         elif not lifecycle:
             stats["failed"] += 1
         return ok
