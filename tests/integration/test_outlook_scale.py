@@ -30,6 +30,11 @@ def test_incremental_sync_with_one_outlook_change_is_cheap_whatever_the_size(api
     first, _ = runs.open_run(integration, sync_type=SyncType.FULL_SYNC, triggered_by="test")
     tasks.run_sync.apply(args=[str(first.pk)])
     assert OutlookEventMapping.objects.filter(integration=integration).count() == events
+    # Outlook turns the pushed text bodies into HTML by itself (a change to every event): let that happen and be
+    # read once, so the measured run sees only the one change below.
+    graph.run_outlook(convert_bodies=True)
+    settle, _ = runs.open_run(integration, sync_type=SyncType.INCREMENTAL, triggered_by="test")
+    tasks.run_sync.apply(args=[str(settle.pk)])
     changed = OutlookEventMapping.objects.filter(integration=integration).select_related("event").first()
     graph.update_event(MAILBOX, changed.outlook_event_id, {"location": {"displayName": "Moved to the Orangery"}})
     graph.reset_stats()
