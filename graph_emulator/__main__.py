@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redirect-uri", action="append", default=[], help="redirect URI of the registered app(s) (repeatable)")
     parser.add_argument("--seed-demo-user", action="store_true", help="create a demo user with a few events if missing")
     parser.add_argument("--service-time-ms", type=int, default=None, help="initial service time per Graph request")
+    parser.add_argument("--allow-insecure-notification-urls", action="store_true",
+                        help="DEVELOPMENT ONLY: accept plain-http notificationUrl/lifecycleNotificationUrl to a loopback host "
+                             "(Microsoft requires https)")
+    parser.add_argument("--fault-profile", choices=("none", "realistic"), default=None,
+                        help="realistic: occasional 503/504 without Retry-After and slow responses (config fault_*)")
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -46,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {}
     if args.service_time_ms is not None:
         overrides["service_time_ms"] = args.service_time_ms
+    if args.fault_profile:
+        overrides["fault_profile"] = args.fault_profile
+    if args.allow_insecure_notification_urls:
+        overrides["allow_insecure_notification_urls"] = True
     emu = Emulator(state_file=args.state_file, config_overrides=overrides, apps=apps, seed_demo_user=args.seed_demo_user)
 
     tls = None

@@ -22,14 +22,15 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import control, identity
+from . import control, identity, web
 from .config import default_config
 from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, error_body
 from .graph_api import Calendar, GraphAPI
 from .notifications import Notifier
+from .outlook import Outlook
 from .stats import Stats
 from .store import Store
-from .throttling import Faults, Throttler
+from .throttling import FaultProfile, Faults, Throttler
 
 logger = logging.getLogger("graph_emulator")
 
@@ -52,8 +53,15 @@ class Emulator:
         self.requests_in_flight = 0  # Graph requests being handled now (control API: stats)
         self.throttler = Throttler(self)
         self.faults = Faults()
+        self.fault_profile = FaultProfile(self)
         self.notifier = Notifier(self)
-        self.store.on_event_change = self.notifier.event_changed
+        self.outlook = Outlook(self)
+
+        def on_event_change(event: dict, change_type: str) -> None:
+            self.notifier.event_changed(event, change_type)
+            self.outlook.event_changed(event, change_type)
+
+        self.store.on_event_change = on_event_change
         self.graph = GraphAPI(self)
         self.seed_demo = seed_demo_user
         if seed_demo_user:
@@ -62,6 +70,7 @@ class Emulator:
     def reset(self) -> None:
         """Back to a clean slate: no users, events, tokens, subscriptions, faults; default config; zero stats."""
         self.notifier.cancel_all()
+        self.outlook.cancel_all()
         self.store.clear()
         self.faults.clear()
         self.config = copy.deepcopy(self.config_defaults)
@@ -110,7 +119,8 @@ def build_app(emu: Emulator):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        tasks = [asyncio.create_task(emu.periodic_save()), asyncio.create_task(emu.notifier.reauthorization_loop())]
+        tasks = [asyncio.create_task(emu.periodic_save()), asyncio.create_task(emu.notifier.reauthorization_loop()),
+                 asyncio.create_task(emu.outlook.reminder_loop())]
         try:
             yield
         finally:
@@ -125,6 +135,7 @@ def build_app(emu: Emulator):
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
     routes = [
         *control.ROUTES,
+        *web.ROUTES,
         Route("/v1.0", graph_endpoint, methods=methods),
         Route("/v1.0/{rest:path}", graph_endpoint, methods=methods),
         Route("/common/discovery/instance", identity.instance_discovery, methods=["GET"]),

@@ -25,24 +25,47 @@ DEFAULT_CONFIG: dict = {
     "access_token_lifetime_s": 3600,
     "code_lifetime_s": 600,
     "refresh_token_inactivity_days": 90,
+    # How long a POSTed event's transactionId deduplicates a retry (Microsoft documents no duration).
+    "transaction_id_window_s": 300,
     # Delta and skip tokens.
     "delta_token_lifetime_s": 7 * 24 * 3600,
     # Subscriptions and notifications.
+    # subscription.md: notificationUrl/lifecycleNotificationUrl must be https. True (only via the CLI flag
+    # --allow-insecure-notification-urls or this key) also accepts plain http to a loopback host, for development.
+    "allow_insecure_notification_urls": False,
+    # subscription.md, "Subscription lifetime": Outlook event, 10,080 minutes (under 7 days).
     "max_subscription_minutes": 10080,
     "validation_timeout_s": 10.0,
     "notification_timeout_s": 3.0,
     "notification_retry_delays_s": [1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600],
     "notification_retry_max_total_s": 4 * 3600,
+    # Notifications queued for a subscription within this window share one POST (at most notifications_per_post).
+    "notification_batch_window_s": 0.05,
+    "notifications_per_post": 50,
     "duplicate_notifications": False,
     "reorder_notifications": False,
     "reorder_window_s": 0.2,
     # Send reauthorizationRequired this many seconds before a subscription expires (null = only on request).
     "reauthorization_notice_s": None,
+    # Outlook changing events by itself (graph_emulator/outlook.py); null switches each off.
+    "html_body_conversion_s": 2.0,
+    "attendee_response_s": 5.0,
+    "attendee_auto_response": "accepted",
+    "reminders_fire": True,
+    # Background faults without injection (throttling.FaultProfile): "none" or "realistic" (--fault-profile).
+    "fault_profile": "none",
+    "fault_seed": 1,
+    "fault_503_rate": 0.03,
+    "fault_504_rate": 0.01,
+    "fault_slow_rate": 0.05,
+    "fault_slow_ms": 1500,
     # getSchedule limits.
     "schedule_max_users": 20,
     "schedule_max_days": 42,
-    # $batch limit.
+    # $batch: at most 20 requests (json-batching.md, "Batch size limitations"); Outlook runs up to 4 items of one
+    # batch in parallel (throttling-limits.md, "Outlook service limits for JSON batching").
     "batch_max_requests": 20,
+    "batch_parallel_items": 4,
 }
 
 

@@ -204,7 +204,7 @@ async def fault_item(request: Request, emu: Emulator) -> Response:
 
 
 def _live_refresh_tokens(emu: Emulator, user: dict) -> list[dict]:
-    return [t for t in emu.store.refresh_tokens.values() if t["user_id"] == user["id"] and not t["used"] and not t["revoked"]]
+    return [t for t in emu.store.refresh_tokens.values() if t["user_id"] == user["id"] and not t["revoked"]]
 
 
 @endpoint
@@ -213,6 +213,53 @@ async def tokens_revoke(request: Request, emu: Emulator) -> Response:
     tokens = _live_refresh_tokens(emu, user)
     for token in tokens:
         token["revoked"] = True
+    return JSONResponse({"revoked": len(tokens)})
+
+
+@endpoint
+async def event_respond(request: Request, emu: Emulator) -> Response:
+    """An attendee answers the invitation: ``{"attendee": address (or "attendees": [...]), "response": ...}``."""
+    user = _user(emu, request.path_params["email"])
+    record = Calendar(emu, user).event(request.path_params["event_id"])
+    body = await _json(request)
+    response = body.get("response")
+    if response not in ("tentativelyAccepted", "accepted", "declined", "none", "notResponded"):
+        raise GraphError(400, "BadRequest", "response must be tentativelyAccepted, accepted, declined, none or notResponded.")
+    addresses = body.get("attendees") or ([body["attendee"]] if body.get("attendee") else [])
+    changed = emu.outlook.respond(record, [str(a) for a in addresses], response)
+    if not changed:
+        raise GraphError(404, "NotFound", "No such attendee on this event.")
+    return JSONResponse(eventmodel.render(record, user))
+
+
+@endpoint
+async def outlook_run(request: Request, emu: Emulator) -> Response:
+    """Run Outlook's own changes now: ``{"convert_bodies": true, "fire_reminders": true, "respond": true}``."""
+    body = await _json(request)
+    result = {"converted": 0, "reminders": 0, "responded": 0}
+    if body.get("convert_bodies"):
+        result["converted"] = sum(emu.outlook.convert_body(event_id) for event_id in list(emu.store.events))
+    if body.get("respond"):
+        for event_id in list(emu.store.events):
+            before = emu.store.events[event_id]["changeKey"]
+            emu.outlook.auto_respond(event_id)
+            result["responded"] += emu.store.events.get(event_id, {}).get("changeKey") != before
+    if body.get("fire_reminders"):
+        result["reminders"] = emu.outlook.fire_due_reminders()
+    return JSONResponse(result)
+
+
+@endpoint
+async def user_password(request: Request, emu: Emulator) -> Response:
+    """The person changes their password: every refresh token of theirs is revoked (next refresh: AADSTS50173).
+    (refresh-tokens.md's revocation table is more lenient for confidential clients; the emulator is strict.)"""
+    user = _user(emu, request.path_params["email"])
+    body = await _json(request)
+    user["password"] = body.get("password")
+    tokens = _live_refresh_tokens(emu, user)
+    for token in tokens:
+        token["revoked"] = True
+    emu.store.dirty = True
     return JSONResponse({"revoked": len(tokens)})
 
 
@@ -241,9 +288,13 @@ async def tokens_expire_access(request: Request, emu: Emulator) -> Response:
 
 @endpoint
 async def delta_expire(request: Request, emu: Emulator) -> Response:
-    count = len(emu.store.delta_tokens) + len(emu.store.skip_tokens)
-    emu.store.delta_tokens.clear()
-    emu.store.skip_tokens.clear()
+    # Marked expired rather than forgotten, so Graph's 410 can carry the Location of a fresh initial query.
+    count, now = 0, time.time()
+    for table in (emu.store.delta_tokens, emu.store.skip_tokens):
+        for token in table.values():
+            token["expires_at"] = now - 1
+            count += 1
+    emu.store.dirty = True
     return JSONResponse({"expired": count})
 
 
@@ -302,6 +353,9 @@ ROUTES = [
     Route("/_emulator/users/{email}/tokens/revoke", tokens_revoke, methods=["POST"]),
     Route("/_emulator/users/{email}/tokens/age", tokens_age, methods=["POST"]),
     Route("/_emulator/users/{email}/tokens/expire-access", tokens_expire_access, methods=["POST"]),
+    Route("/_emulator/users/{email}/password", user_password, methods=["POST"]),
+    Route("/_emulator/users/{email}/events/{event_id}/respond", event_respond, methods=["POST"]),
+    Route("/_emulator/outlook/run", outlook_run, methods=["POST"]),
     Route("/_emulator/config", config, methods=["GET", "PUT"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_emulator/faults/{fault_id:int}", fault_item, methods=["DELETE"]),

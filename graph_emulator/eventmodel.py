@@ -213,8 +213,14 @@ def apply_payload(record: dict, payload, *, creating: bool) -> dict:
         elif key == "singleValueExtendedProperties":
             _merge_ext(new, value)
         elif key == "recurrence":
-            if value is not None:
-                raise GraphError(400, "EmulatorNotSupported", "Recurring events are not supported by graph_emulator.")
+            from . import recurrence as recurrence_module
+
+            if value is None:
+                new.pop("recurrence", None)
+            else:
+                new["recurrence"] = recurrence_module.validate(value)
+                new.setdefault("exceptions", {})
+                new.setdefault("cancelled", [])
         # originalStartTimeZone, originalEndTimeZone, organizer, uid, multiValueExtendedProperties: accepted, ignored.
     if "location" in payload and "locations" not in payload:
         props["locations"] = [dict(props["location"])] if props["location"]["displayName"] else []
@@ -324,7 +330,7 @@ def render(record: dict, user: dict, options: RenderOptions | None = None) -> di
         "responseRequested": props["responseRequested"],
         "seriesMasterId": None,
         "showAs": props["showAs"],
-        "type": "singleInstance",
+        "type": "seriesMaster" if record.get("recurrence") else "singleInstance",
         "webLink": f"https://outlook.office365.com/owa/?itemid={quote(record['id'], safe='')}&exvsurl=1&path=/calendar/item",
         "onlineMeetingUrl": None,
         "isOnlineMeeting": props["isOnlineMeeting"],
@@ -339,11 +345,14 @@ def render(record: dict, user: dict, options: RenderOptions | None = None) -> di
         "end": {"dateTime": end_text, "timeZone": options.zone_name},
         "location": dict(location),
         "locations": copy.deepcopy(props.get("locations") or []),
-        "recurrence": None,
+        "recurrence": copy.deepcopy(record["recurrence"]) if record.get("recurrence") else None,
         "attendees": copy.deepcopy(props["attendees"]),
         "organizer": organizer,
         "onlineMeeting": None,
     }
+    if not record.get("transactionId"):
+        # Absent unless the client set one on create (as observed on Graph).
+        out.pop("transactionId")
     if options.select is not None:
         out = {k: v for k, v in out.items() if k.lower() in options.select or k in ("id", "@odata.etag")}
     if options.expand_ext is not None:
@@ -371,3 +380,30 @@ def matches_ext_filter(record: dict, prop_id: str, op: str | None, value: str | 
 
 def new_subscription_id() -> str:
     return str(uuid.uuid4())
+
+
+def occurrence_record(master: dict, occ: dict) -> dict:
+    """A record for one occurrence (or exception) of ``master``, renderable with :func:`render`."""
+    record = copy.deepcopy({k: v for k, v in master.items() if k not in ("recurrence", "exceptions", "cancelled", "history")})
+    record["id"] = occ["id"]
+    record["start"], record["end"] = tz.iso(occ["start"]), tz.iso(occ["end"])
+    exception = occ.get("exception")
+    if exception:
+        record["props"].update(copy.deepcopy(exception.get("props") or {}))
+        record["changeKey"] = exception["changeKey"]
+        record["modified"] = exception.get("modified", record["modified"])
+    return record
+
+
+def render_occurrence(master: dict, occ: dict, user: dict, options: RenderOptions | None = None, *, reduced: bool = False) -> dict:
+    """An occurrence or exception as Graph JSON. ``reduced``: what calendarView delta carries for an occurrence --
+    only id, etag/changeKey, type, seriesMasterId, start and end (the client reads the master for the rest)."""
+    out = render(occurrence_record(master, occ), user, options)
+    out["type"] = "exception" if occ.get("exception") else "occurrence"
+    out["seriesMasterId"] = master["id"]
+    out["recurrence"] = None
+    out["occurrenceId"] = f"OID.{master['id']}.{occ['day']}"
+    if reduced and out["type"] == "occurrence":
+        keep = ("@odata.etag", "id", "changeKey", "type", "seriesMasterId", "start", "end")
+        out = {k: out[k] for k in keep if k in out}
+    return out

@@ -7,11 +7,11 @@ same handlers, the same fault injection and the same throttling accounting:
 * HTTP request: count it, resolve the bearer token, apply a matching fault,
   take a concurrency slot of (app, mailbox), spend one unit of the request
   budget, sleep the service time, run the handler.
-* ``$batch``: the envelope takes ONE slot for its whole duration; each item
-  is counted, may hit a fault, spends budget (an item over budget gets its own
-  429 + Retry-After while the envelope stays 200), sleeps the service time and
-  runs the handler, in order, honouring ``dependsOn`` (424 when a dependency
-  failed).
+* ``$batch``: the envelope holds no slot; up to 4 items run in parallel, each
+  taking one of the mailbox's concurrency slots (an item finding none gets its
+  own 429 MailboxConcurrency + Retry-After), spending budget (likewise 429),
+  sleeping the service time and running the handler; ``dependsOn`` orders items
+  (424 when a dependency failed).
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import eventmodel, tz
+from . import eventmodel, recurrence, tz
+from .store import change_key as store_change_key
 from .errors import DEFAULT_CODES, DEFAULT_MESSAGES, GraphError, error_body
 from .throttling import format_retry_after
 
@@ -264,13 +265,18 @@ class Calendar:
         calendar = self.calendar(calendar_id)
         txn = payload.get("transactionId") if isinstance(payload, dict) else None
         if txn:
-            existing_id = self.store.transactions.get(self.user["id"], {}).get(txn)
-            if existing_id and existing_id in self.store.events:
+            # resources/event.md: transactionId lets "the server ... avoid redundant POST operations in case of client
+            # retries". How long Outlook remembers it is not documented; the emulator remembers it only for
+            # transaction_id_window_s (default short), so a client must not rely on it to deduplicate forever.
+            known = self.store.transactions.get(self.user["id"], {}).get(txn)
+            existing_id, at = (known, 0.0) if isinstance(known, str) else (known or [None, 0.0])
+            fresh = time.time() - float(at) <= float(self.emu.config["transaction_id_window_s"])
+            if existing_id and existing_id in self.store.events and fresh:
                 return self.store.events[existing_id], False
         record = eventmodel.apply_payload(eventmodel.new_record(self.user, calendar), payload, creating=True)
         self.store.events[record["id"]] = record
         if txn:
-            self.store.transactions.setdefault(self.user["id"], {})[txn] = record["id"]
+            self.store.transactions.setdefault(self.user["id"], {})[txn] = [record["id"], time.time()]
         self._invite(record, [])
         self.store.record_write(record, "created")
         return record, True
@@ -290,6 +296,42 @@ class Calendar:
         record = self.event(event_id, calendar_id)
         self._check_if_match(record, if_match)
         self.store.delete_event(record)
+
+    # --- occurrences of a series (recurrence.py) ---
+    def occurrence(self, event_id: str, calendar_id: str | None = None) -> tuple[dict, dict] | None:
+        """(master, occurrence) for an occurrence id, None if ``event_id`` is not one; 404 if it names nothing."""
+        parts = recurrence.split_id(event_id)
+        if parts is None:
+            return None
+        master = self.event(parts[0], calendar_id)
+        day = parts[1]
+        if not master.get("recurrence") or day.isoformat() in (master.get("cancelled") or []) or not recurrence.is_occurrence_day(master, day):
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        start, end = recurrence.occurrence_times(master, day)
+        exception = (master.get("exceptions") or {}).get(day.isoformat())
+        if exception and exception.get("start"):
+            start, end = tz.from_iso(exception["start"]), tz.from_iso(exception["end"])
+        return master, {"id": event_id, "day": day.isoformat(), "start": start, "end": end, "exception": exception}
+
+    def update_occurrence(self, master: dict, occ: dict, payload: Any, if_match: str | None) -> dict:
+        """Editing one occurrence makes it an exception (resources/event.md, type exception)."""
+        current = eventmodel.occurrence_record(master, occ)
+        self._check_if_match(current, if_match)
+        if isinstance(payload, dict) and "recurrence" in payload:
+            raise GraphError(400, "ErrorInvalidRequest", "An occurrence or exception cannot have its own recurrence.")
+        updated = eventmodel.apply_payload(current, payload, creating=False)
+        exception = {"props": {k: updated["props"][k] for k in recurrence.EXCEPTION_PROPS if k in updated["props"]},
+                     "start": updated["start"], "end": updated["end"], "changeKey": store_change_key(), "modified": tz.iso(tz.now())}
+        master.setdefault("exceptions", {})[occ["day"]] = exception
+        self.store.record_write(master, "updated")
+        return master
+
+    def delete_occurrence(self, master: dict, occ: dict) -> None:
+        """Deleting one occurrence cancels it: it leaves calendarView and instances (resources/event.md,
+        cancelledOccurrences)."""
+        master.setdefault("cancelled", []).append(occ["day"])
+        (master.get("exceptions") or {}).pop(occ["day"], None)
+        self.store.record_write(master, "updated")
 
     @staticmethod
     def _check_if_match(record: dict, if_match: str | None) -> None:
@@ -337,6 +379,7 @@ def route(methods: str, pattern: str):
 class GraphAPI:
     def __init__(self, emu: Emulator):
         self.emu = emu
+        self._finished = 0  # completion counter of batch items (orders a batch's responses)
 
     # --- entry points ---
     async def handle_http(self, request: Request) -> Response:
@@ -374,6 +417,10 @@ class GraphAPI:
                 return result
         if auth_error is not None:
             return auth_error
+        if req.path.rstrip("/").lower() != "/$batch":
+            background = await self._background_fault(req)
+            if background is not None:
+                return background
         if req.method in ("POST", "PATCH", "PUT"):
             raw = await request.body()
             if raw.strip():
@@ -383,14 +430,14 @@ class GraphAPI:
                     return error_response(req, 400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
         mailbox = req.user["email"]
         service_s = float(emu.config["service_time_ms"]) / 1000
-        is_batch = req.path.rstrip("/").lower() == "/$batch"
-        n_items = len(req.body.get("requests") or []) if is_batch and isinstance(req.body, dict) and isinstance(req.body.get("requests"), list) else 1
-        slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s * max(1, n_items))
+        if req.path.rstrip("/").lower() == "/$batch" and req.method == "POST":
+            # throttling-limits.md, "Outlook service limits for JSON batching": the service runs up to 4 items of a
+            # batch in parallel, each within Outlook's concurrency limit; the envelope itself holds no slot.
+            return await self._batch(request, req)
+        slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s)
         if slot is None:
             return self._throttled(req, retry_after, "MailboxConcurrency")
         try:
-            if is_batch and req.method == "POST":
-                return await self._batch(request, req)
             wait = emu.throttler.spend(req.client_id, mailbox)
             if wait:
                 return self._throttled(req, wait, "RequestBudget")
@@ -399,6 +446,15 @@ class GraphAPI:
             return await self.dispatch(req)
         finally:
             emu.throttler.release(slot)
+
+    async def _background_fault(self, req: GReq) -> GResp | None:
+        """The "realistic" fault profile (throttling.FaultProfile): maybe slow, maybe a 503/504 without Retry-After."""
+        status, delay = self.emu.fault_profile.draw()
+        if delay:
+            await asyncio.sleep(delay)
+        if status is None:
+            return None
+        return error_response(req, status)
 
     def _throttled(self, req: GReq, retry_after: float, limit: str) -> GResp:
         message = ("Application is over its MailboxConcurrency limit." if limit == "MailboxConcurrency"
@@ -486,6 +542,10 @@ class GraphAPI:
         for item in items:
             if not isinstance(item, dict) or "id" not in item or "method" not in item or "url" not in item:
                 return error_response(req, 400, "BadRequest", "Each batch request needs 'id', 'method' and 'url'.")
+            if urlsplit(str(item["url"])).scheme or str(item["url"]).startswith("//"):
+                # json-batching.md: url is "the relative resource URL the individual request would typically be sent
+                # to" -- for https://graph.microsoft.com/v1.0/users it is /users.
+                return error_response(req, 400, "BadRequest", f"Invalid request: the url of request '{item['id']}' must be relative (e.g. /me/events), not absolute.")
             ids.append(str(item["id"]))
         if len(set(ids)) != len(ids):
             return error_response(req, 400, "BadRequest", "Batch request ids must be unique.")
@@ -497,12 +557,25 @@ class GraphAPI:
         if order is None:
             return error_response(req, 400, "BadRequest", "Circular dependsOn in batch request.")
         statuses: dict[str, int] = {}
-        responses = []
-        for item in order:
-            answer = await self._batch_item(request, req, item, statuses)
+        answers: dict[str, dict] = {}
+        done = {str(item["id"]): asyncio.Event() for item in items}
+        parallel = asyncio.Semaphore(int(emu.config["batch_parallel_items"]))
+
+        async def run(item: dict) -> None:
+            # json-batching.md, "Sequencing requests with the dependsOn property": an item starts only after the
+            # items it depends on; a failed dependency makes it fail with 424.
+            for dep in item.get("dependsOn") or []:
+                await done[str(dep)].wait()
+            async with parallel:
+                answer = await self._batch_item(request, req, item, statuses)
             statuses[answer["id"]] = answer["status"]
-            responses.append(answer)
-        return GResp(200, {"responses": responses})
+            answers[answer["id"]] = answer
+            done[answer["id"]].set()
+
+        await asyncio.gather(*(run(item) for item in order))
+        # Responses are listed in completion order, which json-batching.md warns may differ from the request order.
+        finished = sorted(answers.values(), key=lambda a: a.pop("_finished"))
+        return GResp(200, {"responses": finished})
 
     @staticmethod
     def _batch_order(items: list[dict]) -> list[dict] | None:
@@ -537,10 +610,11 @@ class GraphAPI:
         emu.stats.batch_item(method, path)
         resp = await self._run_item(request, req, item, statuses)
         emu.stats.batch_item_status(resp.status)
+        self._finished += 1
         out_headers = dict(resp.headers)
         if resp.body is not None:
             out_headers.setdefault("Content-Type", "application/json")
-        answer: dict = {"id": str(item["id"]), "status": resp.status, "headers": out_headers}
+        answer: dict = {"id": str(item["id"]), "status": resp.status, "headers": out_headers, "_finished": self._finished}
         if resp.body is not None:
             answer["body"] = resp.body
         return answer
@@ -557,13 +631,25 @@ class GraphAPI:
                 return result
         if req.path.rstrip("/").lower() == "/$batch":
             return error_response(req, 400, "BadRequest", "A batch request cannot contain another batch request.")
-        wait = emu.throttler.spend(req.client_id, req.user["email"])
-        if wait:
-            return self._throttled(req, wait, "RequestBudget")
+        background = await self._background_fault(req)
+        if background is not None:
+            return background
         service_s = float(emu.config["service_time_ms"]) / 1000
-        if service_s:
-            await asyncio.sleep(service_s)
-        return await self.dispatch(req)
+        # Each running item holds one of the mailbox's concurrent slots (throttling-limits.md, "Limits per app ID"
+        # and "Outlook service limits for JSON batching"): a second batch, or other requests, running at the same
+        # time get 429 MailboxConcurrency for the items that find no slot, each with its own Retry-After.
+        slot, retry_after = emu.throttler.acquire(req.client_id, req.user["email"], service_s)
+        if slot is None:
+            return self._throttled(req, retry_after, "MailboxConcurrency")
+        try:
+            wait = emu.throttler.spend(req.client_id, req.user["email"])
+            if wait:
+                return self._throttled(req, wait, "RequestBudget")
+            if service_s:
+                await asyncio.sleep(service_s)
+            return await self.dispatch(req)
+        finally:
+            emu.throttler.release(slot)
 
 
 # --- handlers: user ---
@@ -673,8 +759,14 @@ _EVENT = r"(?:" + _CAL + r")?/events/" + _ID
 @user_route("GET", _EVENT)
 async def get_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
-    record = Calendar(api.emu, user).event(unquote(m.group(2)), calendar_id)
+    cal = Calendar(api.emu, user)
     options, applied = render_options(req)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        body = eventmodel.render_occurrence(found[0], found[1], user, options)
+        return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **body},
+                     {"ETag": body["@odata.etag"], **preference_header(applied)})
+    record = cal.event(unquote(m.group(2)), calendar_id)
     return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
                  {"ETag": eventmodel.etag(record), **preference_header(applied)})
 
@@ -683,7 +775,14 @@ async def get_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 async def patch_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
     options, applied = render_options(req, allow_expand=False)
-    record = Calendar(api.emu, user).update(unquote(m.group(2)), req.body, if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    cal = Calendar(api.emu, user)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        master = cal.update_occurrence(found[0], found[1], req.body, req.headers.get("if-match"))
+        _m, occ = cal.occurrence(unquote(m.group(2)), calendar_id)
+        body = eventmodel.render_occurrence(master, occ, user, options)
+        return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **body}, {"ETag": body["@odata.etag"], **preference_header(applied)})
+    record = cal.update(unquote(m.group(2)), req.body, if_match=req.headers.get("if-match"), calendar_id=calendar_id)
     return GResp(200, {"@odata.context": f"{_events_context(req)}/$entity", **eventmodel.render(record, user, options)},
                  {"ETag": eventmodel.etag(record), **preference_header(applied)})
 
@@ -691,8 +790,26 @@ async def patch_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 @user_route("DELETE", _EVENT)
 async def delete_event(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     calendar_id = unquote(m.group(1)) if m.group(1) else None
-    Calendar(api.emu, user).delete(unquote(m.group(2)), if_match=req.headers.get("if-match"), calendar_id=calendar_id)
+    cal = Calendar(api.emu, user)
+    found = cal.occurrence(unquote(m.group(2)), calendar_id)
+    if found:
+        cal.delete_occurrence(*found)
+        return GResp(204)
+    cal.delete(unquote(m.group(2)), if_match=req.headers.get("if-match"), calendar_id=calendar_id)
     return GResp(204)
+
+
+@user_route("GET", _EVENT + "/instances")
+async def event_instances(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    """event-list-instances.md: the occurrences and exceptions of a series master in startDateTime..endDateTime."""
+    calendar_id = unquote(m.group(1)) if m.group(1) else None
+    master = Calendar(api.emu, user).event(unquote(m.group(2)), calendar_id)
+    start, end = parse_window(req)
+    options, applied = render_options(req)
+    if not master.get("recurrence"):
+        return paged(req, api.emu, [], lambda r: r, preference_header(applied))
+    occs = recurrence.occurrences(master, start, end)
+    return paged(req, api.emu, occs, lambda o: eventmodel.render_occurrence(master, o, user, options), preference_header(applied))
 
 
 # --- calendarView ---
@@ -707,50 +824,82 @@ async def calendar_view(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     start, end = parse_window(req)
     options, applied = render_options(req)
     keep = parse_filter(req)
-    records = [r for r in api.emu.store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end) and (keep is None or keep(r))]
-    records.sort(key=lambda r: (r["start"], r["id"]))
-    return paged(req, api.emu, records, lambda r: eventmodel.render(r, user, options), preference_header(applied))
+    items = [(r["start"], r["id"], r, None) for r in api.emu.store.events_of(user["id"], calendar["id"])
+             if not r.get("recurrence") and _in_window(r, start, end) and (keep is None or keep(r))]
+    for master in api.emu.store.events_of(user["id"], calendar["id"]):
+        if master.get("recurrence") and (keep is None or keep(master)):
+            # calendarView expands a series into its occurrences and exceptions inside the window (calendar-list-calendarview.md).
+            items += [(tz.iso(o["start"]), o["id"], master, o) for o in recurrence.occurrences(master, start, end)]
+    items.sort(key=lambda i: (i[0], i[1]))
+
+    def render_item(item):
+        _s, _id, record, occ = item
+        return eventmodel.render(record, user, options) if occ is None else eventmodel.render_occurrence(record, occ, user, options)
+
+    return paged(req, api.emu, items, render_item, preference_header(applied))
 
 
 # --- calendarView/delta ---
-def _was_in_window(history: list, seq: int, start: dt.datetime, end: dt.datetime) -> bool:
-    """Was the event inside the window at change number ``seq``? (False if it did not exist yet.)"""
-    prior = [h for h in history if h[0] <= seq]
-    if not prior:
-        # Created after the token, or history trimmed: trimmed history means it existed; assume it was visible.
-        return bool(history) and history[0][0] > seq and len(history) >= 50
-    _, s, e = prior[-1]
-    return eventmodel.overlaps(tz.from_iso(s), tz.from_iso(e), start, end)
+#: The URL forms clients use: ``/calendarView/delta`` (event-delta.md), ``/calendarView/delta()`` (msgraph-sdk's
+#: url template) and the namespace-qualified ``/calendarView/microsoft.graph.delta`` (OData function call).
+_DELTA = r"/calendarView/(?:microsoft\.graph\.)?delta(?:\(\))?"
+#: event-delta.md, "OData query parameters": "You cannot use $select to get only a subset of those properties" and
+#: "There are other OData query parameters that the delta function for calendarView doesn't support: $expand,
+#: $filter, $orderby, and $search."
+DELTA_UNSUPPORTED = ("$select", "$expand", "$filter", "$orderby", "$search")
+#: errors.md: "syncStateNotFound: The sync state generation is not found. The delta token is expired and data must
+#: be synchronized again."
+SYNC_STATE_MESSAGE = "The sync state generation is not found. The delta token is expired and data must be synchronized again."
 
 
-@user_route("GET", _CAL + "?/calendarView/delta")
+@user_route("GET", _CAL + "?" + _DELTA)
 async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     emu, store = api.emu, api.emu.store
     calendar = Calendar(emu, user).calendar(unquote(m.group(1)) if m.group(1) else None)
     options, applied = render_options(req, allow_expand=False)
     options.expand_ext = None
     now = time.time()
-    gone = GraphError(410, "SyncStateNotFound", "The sync state is not found or has expired. Please start a new synchronization (full read) of this window.")
+    unsupported = [k for k in DELTA_UNSUPPORTED if k in req.query]
+    if unsupported:
+        raise GraphError(400, "ErrorInvalidUrlQuery", "The following parameters are not supported with change tracking over the 'CalendarView' resource: "
+                         f"'{', '.join(unsupported)}'.")
+
+    def gone(window: dict | None = None) -> GraphError:
+        # delta-query-overview.md, "Synchronization reset": 410 with a Location header holding the initial query
+        # (no token) so the client restarts with a full synchronization.
+        headers = {}
+        if window:
+            headers["Location"] = link(req, {"startDateTime": tz.format_utc_z(tz.from_iso(window["start"])),
+                                             "endDateTime": tz.format_utc_z(tz.from_iso(window["end"]))})
+        return GraphError(410, "SyncStateNotFound", SYNC_STATE_MESSAGE, headers=headers)
     if req.query.get("$skiptoken"):
         snapshot = store.skip_tokens.get(req.query["$skiptoken"].split(".")[0])
-        if snapshot is None or snapshot["user_id"] != user["id"] or snapshot["calendar_id"] != calendar["id"] or now > snapshot["expires_at"]:
-            raise gone
+        if snapshot is None or snapshot["user_id"] != user["id"] or snapshot["calendar_id"] != calendar["id"]:
+            raise gone()
+        if now > snapshot["expires_at"]:
+            raise gone(snapshot)
         try:
             offset = int(req.query["$skiptoken"].split(".")[1])
         except (IndexError, ValueError):
-            raise gone from None
+            raise gone(snapshot) from None
     else:
         if req.query.get("$deltatoken"):
             token = store.delta_tokens.get(req.query["$deltatoken"])
-            if token is None or token["user_id"] != user["id"] or token["calendar_id"] != calendar["id"] or now > token["expires_at"]:
-                raise gone
+            if token is None or token["user_id"] != user["id"] or token["calendar_id"] != calendar["id"]:
+                raise gone()
+            if now > token["expires_at"]:
+                raise gone(token)
             start, end = tz.from_iso(token["start"]), tz.from_iso(token["end"])
             entries = _changes_since(store, user["id"], calendar["id"], token["seq"], start, end)
         else:
             start, end = parse_window(req)
-            records = [r for r in store.events_of(user["id"], calendar["id"]) if _in_window(r, start, end)]
-            records.sort(key=lambda r: (r["start"], r["id"]))
-            entries = [["event", r["id"]] for r in records]
+            found = [(r["start"], r["id"], "event") for r in store.events_of(user["id"], calendar["id"])
+                     if not r.get("recurrence") and _in_window(r, start, end)]
+            for master in store.events_of(user["id"], calendar["id"]):
+                if master.get("recurrence"):
+                    found += [(tz.iso(o["start"]), o["id"], "occurrence") for o in recurrence.occurrences(master, start, end)]
+            found.sort()
+            entries = [[kind, event_id] for _s, event_id, kind in found]
         _prune_sync_state(store, now)
         snapshot_id = secrets.token_urlsafe(18)
         snapshot = {
@@ -764,7 +913,17 @@ async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
     size, size_applied = page_size(req, emu, "delta_page_size")
     chunk = snapshot["entries"][offset:offset + size]
     value = []
+    window_start, window_end = tz.from_iso(snapshot["start"]), tz.from_iso(snapshot["end"])
     for kind, event_id in chunk:
+        if kind == "occurrence":
+            master_id, _sep, _day = event_id.rpartition(".")
+            master = store.events.get(master_id)
+            occ = next((o for o in recurrence.occurrences(master, window_start, window_end) if o["id"] == event_id), None) if master and master.get("recurrence") else None
+            if occ is None:
+                value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
+            else:
+                value.append({"@odata.type": "#microsoft.graph.event", **eventmodel.render_occurrence(master, occ, user, options, reduced=True)})
+            continue
         record = store.events.get(event_id)
         if kind == "removed" or record is None:
             value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
@@ -787,23 +946,36 @@ async def calendar_view_delta(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
 
 
 def _prune_sync_state(store, now: float) -> None:
-    """Forget expired delta tokens and abandoned page snapshots (they would only answer 410 anyway)."""
+    """Forget delta tokens and page snapshots expired for over an hour (until then they answer 410 with a Location)."""
     for table in (store.delta_tokens, store.skip_tokens):
-        for key in [k for k, v in table.items() if v["expires_at"] < now]:
+        for key in [k for k, v in table.items() if v["expires_at"] < now - 3600]:
             del table[key]
 
 
 def _changes_since(store, user_id: str, calendar_id: str, seq: int, start: dt.datetime, end: dt.datetime) -> list[list[str]]:
+    """What a deltaLink returns (event-delta.md, "Response"): events changed since the token that are inside the
+    window now, in full; and under ``@removed`` with reason ``deleted`` both "events that are within the date range
+    and that have been deleted since the previous delta call" and "events that are *outside* the date range and that
+    have been added, deleted, or updated since the previous delta call". So an event edited, created or deleted
+    outside the window is reported as removed, whether or not the client ever saw it; the client must filter."""
     changes: list[tuple[int, str, str]] = []
     for record in store.events_of(user_id, calendar_id):
         if record["seq"] <= seq:
             continue
-        if _in_window(record, start, end):
-            changes.append((record["seq"], "event", record["id"]))
-        elif _was_in_window(record.get("history", []), seq, start, end):
-            changes.append((record["seq"], "removed", record["id"]))
+        if record.get("recurrence"):
+            # A series changed: its occurrences in the window come again, and cancelled ones in the window as removed.
+            occs = recurrence.occurrences(record, start, end)
+            changes += [(record["seq"], "occurrence", o["id"]) for o in occs]
+            for day in record.get("cancelled") or []:
+                when, _end = recurrence.occurrence_times(record, dt.date.fromisoformat(day))
+                if start <= when < end:
+                    changes.append((record["seq"], "removed", recurrence.occurrence_id(record["id"], dt.date.fromisoformat(day))))
+            if not occs:
+                changes.append((record["seq"], "removed", record["id"]))
+            continue
+        changes.append((record["seq"], "event" if _in_window(record, start, end) else "removed", record["id"]))
     for stone in store.tombstones.get(user_id, []):
-        if stone["calendar_id"] == calendar_id and stone["seq"] > seq and _was_in_window(stone.get("history", []), seq, start, end):
+        if stone["calendar_id"] == calendar_id and stone["seq"] > seq:
             changes.append((stone["seq"], "removed", stone["id"]))
     changes.sort()
     return [[kind, event_id] for _, kind, event_id in changes]
@@ -889,6 +1061,17 @@ async def subscriptions_collection(api: GraphAPI, req: GReq, user: dict, m) -> G
         return GResp(200, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions", "value": [notifier.subscription_json(s) for s in subs]})
     sub = await notifier.create_subscription(req, user)
     return GResp(201, {"@odata.context": f"{req.graph_base}/$metadata#subscriptions/$entity", **notifier.subscription_json(sub)})
+
+
+@route("POST", "/subscriptions/" + _ID + "/reauthorize")
+async def subscription_reauthorize(api: GraphAPI, req: GReq, user: dict, m) -> GResp:
+    """subscription-reauthorize.md: ``POST /subscriptions/{id}/reauthorize``, no body, 204 No Content."""
+    notifier = api.emu.notifier
+    sub = notifier.get_subscription(unquote(m.group(1)))
+    if sub is None or sub["user_id"] != user["id"] or sub["client_id"] != req.client_id:
+        raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{unquote(m.group(1))}' does not exist.")
+    notifier.reauthorize(sub)
+    return GResp(204)
 
 
 @route("GET PATCH DELETE", "/subscriptions/" + _ID)

@@ -7,8 +7,9 @@
   ``error=access_denied``;
 * ``POST /{tenant}/oauth2/v2.0/token``: ``authorization_code`` (single-use,
   short-lived, PKCE S256, redirect URI must match) and ``refresh_token``
-  (rotating: the used token dies at once; revoked and 90-day-idle tokens give
-  the AADSTS codes integrations must react to).
+  (a new refresh token on every use; the old one stays valid, as Microsoft's
+  refresh-tokens page says; revoked and 90-day-idle tokens give the AADSTS codes
+  integrations must react to).
 
 Errors use AAD's shapes: an HTML page for a bad client or redirect URI (AAD
 never redirects to an unregistered URI), ``error``/``error_description`` on the
@@ -381,8 +382,6 @@ def _redeem_refresh_token(request: Request, emu: Emulator, form: dict, client_id
         return aad_error(400, "invalid_grant", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented; the refresh token was issued to a different client.")
     if record["revoked"]:
         return aad_error(400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.")
-    if record["used"]:
-        return aad_error(400, "invalid_grant", 70043, "The refresh token has expired or is invalid: it was already redeemed and replaced by a newer one.")
     idle_days = (time.time() - record["last_used_at"]) / 86400
     if idle_days > float(emu.config["refresh_token_inactivity_days"]):
         last = dt.datetime.fromtimestamp(record["last_used_at"], dt.timezone.utc).strftime("%m/%d/%Y %H:%M:%S")
@@ -390,7 +389,10 @@ def _redeem_refresh_token(request: Request, emu: Emulator, form: dict, client_id
     user = emu.store.users.get(record["user_id"])
     if user is None:
         return aad_error(400, "invalid_grant", 50034, "The user account does not exist in the directory.")
-    record["used"] = True
+    # refresh-tokens.md: "Refresh tokens replace themselves with a fresh token upon every use. The Microsoft identity
+    # platform doesn't revoke old refresh tokens when used to fetch new access tokens." So the used token stays valid
+    # (until revoked or idle too long); a new one is issued as well.
+    record["last_used_at"] = time.time()
     emu.store.dirty = True
     return _issue(request, emu, user, client_id, record["scope"], nonce=None, client_info=form.get("client_info") == "1")
 

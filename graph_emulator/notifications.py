@@ -19,6 +19,7 @@ import random
 import re
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -46,6 +47,8 @@ class Notifier:
         self.reorder_buffer: list[tuple[dict, dict]] = []
         self.reorder_task: asyncio.Task | None = None
         self.locks: dict[str, asyncio.Lock] = {}
+        self.queues: dict[str, list[dict]] = {}  # subscription id -> notifications waiting for their first POST
+        self.senders: set[str] = set()
         self._client: httpx.AsyncClient | None = None
 
     # --- plumbing ---
@@ -68,6 +71,8 @@ class Notifier:
         self.reorder_buffer.clear()
         self.reorder_task = None
         self.locks.clear()
+        self.queues.clear()
+        self.senders.clear()
 
     def _spawn(self, coro) -> None:
         try:
@@ -136,6 +141,22 @@ class Notifier:
             return calendar["id"]
         raise bad
 
+    def _check_url(self, name: str, url) -> None:
+        """subscription.md: notificationUrl "must use the HTTPS protocol", and lifecycleNotificationUrl likewise.
+
+        Plain http is accepted only for a loopback host, and only when the emulator was started with
+        ``--allow-insecure-notification-urls`` (config ``allow_insecure_notification_urls``): a development
+        convenience the project's tests and demo opt into, never Microsoft's behaviour."""
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise GraphError(400, "InvalidRequest", f"{name} must be an absolute https URL.")
+        if parts.scheme.lower() == "https":
+            return
+        loopback = parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
+        if loopback and self.emu.config["allow_insecure_notification_urls"]:
+            return
+        raise GraphError(400, "InvalidRequest", f"Invalid {name} '{url}': the URL must use the HTTPS protocol.")
+
     def _expiration(self, value) -> dt.datetime:
         if not isinstance(value, str):
             raise GraphError(400, "InvalidRequest", "expirationDateTime is required.")
@@ -158,11 +179,10 @@ class Notifier:
         if not types or any(t not in CHANGE_TYPES for t in types):
             raise GraphError(400, "InvalidRequest", f"changeType '{change_type}' is not valid: use a comma-separated list of created, updated, deleted.")
         url = body.get("notificationUrl")
-        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-            raise GraphError(400, "InvalidRequest", "notificationUrl must be an absolute http(s) URL.")
+        self._check_url("notificationUrl", url)
         lifecycle_url = body.get("lifecycleNotificationUrl")
-        if lifecycle_url is not None and (not isinstance(lifecycle_url, str) or not lifecycle_url.lower().startswith(("http://", "https://"))):
-            raise GraphError(400, "InvalidRequest", "lifecycleNotificationUrl must be an absolute http(s) URL.")
+        if lifecycle_url is not None:
+            self._check_url("lifecycleNotificationUrl", lifecycle_url)
         client_state = body.get("clientState")
         if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
             raise GraphError(400, "InvalidRequest", "clientState must be a string of at most 128 characters.")
@@ -202,8 +222,7 @@ class Notifier:
             changes["expirationDateTime"] = tz.iso(self._expiration(body["expirationDateTime"]))
         url = body.get("notificationUrl")
         if url is not None and url != sub["notificationUrl"]:
-            if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-                raise GraphError(400, "InvalidRequest", "notificationUrl must be an absolute http(s) URL.")
+            self._check_url("notificationUrl", url)
             await self.validate(url)
             changes["notificationUrl"] = url
         sub.update(changes)
@@ -211,6 +230,12 @@ class Notifier:
             sub["reauth_notified_for"] = None
         self.store.dirty = True
         return sub
+
+    def reauthorize(self, sub: dict) -> None:
+        """subscription-reauthorize.md: answer 204 to a reauthorizationRequired challenge; a later
+        reauthorizationRequired is sent again for the same expiry only after a new challenge."""
+        sub["reauthorized_at"] = tz.iso(tz.now())
+        self.store.dirty = True
 
     async def validate(self, url: str) -> None:
         """The handshake: POST ?validationToken=..., expect 200 and the token verbatim within the timeout."""
@@ -226,6 +251,10 @@ class Notifier:
             )
             if response.status_code != 200:
                 reason = f"the endpoint answered {response.status_code}"
+            elif not response.headers.get("content-type", "").lower().startswith("text/plain"):
+                # change-notifications-delivery-webhooks.md: respond with "200 OK status code", "content type
+                # text/plain" and the URL-decoded validation token as the body.
+                reason = f"the response's Content-Type was {response.headers.get('content-type') or 'missing'}, not text/plain"
             elif response.text != token:
                 reason = "the response body did not contain the validation token verbatim"
         except (httpx.TimeoutException, asyncio.TimeoutError):
@@ -262,12 +291,38 @@ class Notifier:
                 "clientState": sub.get("clientState"),
                 "tenantId": sub["tenant_id"],
             }
+            batch = [notification]
+            if change_type == "created" and "updated" in sub["changeType"].split(","):
+                # As observed on Outlook: creating an event also sends an `updated` notification for it.
+                batch.append({**notification, "changeType": "updated"})
             copies = 2 if self.emu.config["duplicate_notifications"] else 1
-            for _ in range(copies):
-                if self.emu.config["reorder_notifications"]:
-                    self._buffer(sub, notification)
-                else:
-                    self._spawn(self._deliver(sub["id"], sub["notificationUrl"], {"value": [notification]}, lifecycle=False))
+            for item in batch:
+                for _ in range(copies):
+                    if self.emu.config["reorder_notifications"]:
+                        self._buffer(sub, item)
+                    else:
+                        self._enqueue(sub, item)
+
+    def _enqueue(self, sub: dict, notification: dict) -> None:
+        """Queue a notification; one sender per subscription POSTs whatever is queued together
+        (change-notifications-delivery-webhooks.md: a POST's `value` may hold several notifications)."""
+        queue = self.queues.setdefault(sub["id"], [])
+        queue.append(notification)
+        if sub["id"] not in self.senders:
+            self.senders.add(sub["id"])
+            self._spawn(self._send_queued(sub["id"], sub["notificationUrl"]))
+
+    async def _send_queued(self, sub_id: str, url: str) -> None:
+        try:
+            while self.queues.get(sub_id):
+                await asyncio.sleep(float(self.emu.config["notification_batch_window_s"]))
+                queue = self.queues.get(sub_id) or []
+                limit = int(self.emu.config["notifications_per_post"])
+                batch, self.queues[sub_id] = queue[:limit], queue[limit:]
+                if batch:
+                    await self._deliver(sub_id, url, {"value": batch}, lifecycle=False, first_only=True)
+        finally:
+            self.senders.discard(sub_id)
 
     def _buffer(self, sub: dict, notification: dict) -> None:
         self.reorder_buffer.append((sub, notification))
@@ -297,12 +352,13 @@ class Notifier:
         except httpx.HTTPError as exc:
             logger.info("notification to %s failed: %s", url, type(exc).__name__)
         if ok:
-            stats["lifecycle_delivered" if lifecycle else "delivered"] += 1
+            # delivered counts notifications (a POST may carry several); attempts and failed count POSTs.
+            stats["lifecycle_delivered" if lifecycle else "delivered"] += 1 if lifecycle else len(payload.get("value") or [])
         elif not lifecycle:
             stats["failed"] += 1
         return ok
 
-    async def _deliver(self, sub_id: str, url: str, payload: dict, *, lifecycle: bool) -> None:
+    async def _deliver(self, sub_id: str, url: str, payload: dict, *, lifecycle: bool, first_only: bool = False) -> None:
         """POST with retries; stop when delivered, the subscription is gone/expired, or 4 h have passed.
 
         First attempts for one subscription go out one at a time in the order the changes
@@ -315,6 +371,15 @@ class Notifier:
                 return
             if await self._attempt(url, payload, lifecycle):
                 return
+        if first_only:  # the queue's sender goes on with later notifications; retries run on their own
+            self._spawn(self._retry(sub_id, url, payload, lifecycle))
+            return
+        await self._retry(sub_id, url, payload, lifecycle)
+
+    async def _retry(self, sub_id: str, url: str, payload: dict, lifecycle: bool) -> None:
+        """change-notifications-delivery-webhooks.md: a failed or slow (over 3 s) delivery is retried with
+        back-off for up to 4 hours, then dropped; a dropped change notification raises a `missed` lifecycle
+        event (change-notifications-lifecycle-events.md) when the subscription has a lifecycle URL."""
         delays = list(self.emu.config["notification_retry_delays_s"]) or [1]
         budget = float(self.emu.config["notification_retry_max_total_s"])
         waited = 0.0
@@ -323,6 +388,11 @@ class Notifier:
             delay = float(delays[min(attempt - 1, len(delays) - 1)])
             if waited + delay > budget:
                 logger.info("notification to %s dropped after %d attempts", url, attempt)
+                if not lifecycle:
+                    self.emu.stats.notifications["dropped"] = self.emu.stats.notifications.get("dropped", 0) + len(payload.get("value") or [])
+                    sub = self.get_subscription(sub_id)
+                    if sub is not None and sub.get("lifecycleNotificationUrl"):
+                        self.lifecycle(sub_id, "missed")
                 return
             await asyncio.sleep(delay)
             waited += delay

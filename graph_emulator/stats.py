@@ -36,7 +36,7 @@ class Stats:
         self.batch_item_status_counts: Counter = Counter()
         self.peak_concurrency: dict[str, int] = dict(current_inflight or {})
         self.token_requests: Counter = Counter({"authorization_code": 0, "refresh_token": 0})
-        self.notifications = {"delivered": 0, "attempts": 0, "failed": 0, "lifecycle_delivered": 0}
+        self.notifications = {"delivered": 0, "attempts": 0, "failed": 0, "dropped": 0, "lifecycle_delivered": 0}
         self.validations = 0
 
     def request(self, method: str, path: str) -> None:

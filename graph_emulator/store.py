@@ -59,7 +59,7 @@ class Store:
         self.events: dict[str, dict] = {}
         self.tombstones: dict[str, list] = {}  # user id -> [{id, calendar_id, seq, history}]
         self.seq: dict[str, int] = {}  # user id -> last change number
-        self.transactions: dict[str, dict] = {}  # user id -> {transactionId: event id}
+        self.transactions: dict[str, dict] = {}  # user id -> {transactionId: [event id, unix time of the create]}
         self.codes: dict[str, dict] = {}
         self.refresh_tokens: dict[str, dict] = {}
         self.access_tokens: dict[str, dict] = {}
@@ -195,7 +195,7 @@ class Store:
             {"id": event["id"], "calendar_id": event["calendar_id"], "seq": seq, "history": event.get("history", [])}
         )
         txns = self.transactions.get(event["user_id"], {})
-        for key in [k for k, v in txns.items() if v == event["id"]]:
+        for key in [k for k, v in txns.items() if (v if isinstance(v, str) else v[0]) == event["id"]]:
             del txns[key]
         self.dirty = True
         if self.on_event_change:

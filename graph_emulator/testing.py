@@ -45,7 +45,7 @@ class EmulatorProcess:
                  redirect_uris: list[str] | None = None, extra_args: list[str] | None = None, *,
                  host: str = "127.0.0.1", port: int = 0, ca_file: str | None = None, state_file: str | None = None,
                  seed_demo_user: bool = False, service_time_ms: int | None = None, startup_timeout: float = 20.0,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, allow_insecure_notification_urls: bool = False):
         self.tls = tls
         self.client_id = client_id
         self.client_secret = client_secret
@@ -59,6 +59,8 @@ class EmulatorProcess:
         self.service_time_ms = service_time_ms
         self.startup_timeout = startup_timeout
         self.env = env
+        #: Development flag: accept http://127.0.0.1/... webhook receivers (Microsoft requires https).
+        self.allow_insecure_notification_urls = allow_insecure_notification_urls
         self.process: subprocess.Popen | None = None
         self.base_url: str = ""
         self.ca_file: str | None = None
@@ -107,6 +109,8 @@ class EmulatorProcess:
             cmd.append("--seed-demo-user")
         if self.service_time_ms is not None:
             cmd += ["--service-time-ms", str(self.service_time_ms)]
+        if self.allow_insecure_notification_urls:
+            cmd.append("--allow-insecure-notification-urls")
         return cmd + self.extra_args
 
     def start(self) -> EmulatorProcess:
@@ -292,6 +296,18 @@ class EmulatorControl:
     # --- tokens ---
     def revoke_refresh_tokens(self, user: str) -> dict:
         return self._call("POST", f"/users/{self._q(user)}/tokens/revoke")
+
+    def respond(self, user: str, event_id: str, attendee: str, response: str) -> dict:
+        """An attendee answers the invitation (changes the organizer's event)."""
+        return self._call("POST", f"/users/{self._q(user)}/events/{event_id}/respond", {"attendee": attendee, "response": response})
+
+    def run_outlook(self, convert_bodies: bool = False, fire_reminders: bool = False, respond: bool = False) -> dict:
+        """Make Outlook's own changes happen now (body to HTML, due reminders, automatic attendee answers)."""
+        return self._call("POST", "/outlook/run", {"convert_bodies": convert_bodies, "fire_reminders": fire_reminders, "respond": respond})
+
+    def change_password(self, user: str, password: str) -> dict:
+        """The person changes their password: all their refresh tokens are revoked."""
+        return self._call("POST", f"/users/{self._q(user)}/password", {"password": password})
 
     def age_refresh_tokens(self, user: str, days: float) -> dict:
         return self._call("POST", f"/users/{self._q(user)}/tokens/age", {"days": days})

@@ -165,3 +165,40 @@ class Faults:
                         self.rules.remove(fault)
                 return fault
         return None
+
+
+class FaultProfile:
+    """Background faults without injection: ``fault_profile`` "realistic" makes Graph misbehave now and then as
+    Microsoft says it can (throttling.md, "Best practices to handle throttling"; errors.md: 503 Service Unavailable
+    and 504 Gateway Timeout are transient and may come without Retry-After; "Outlook service limits": 4
+    concurrent requests per app and mailbox, which the throttler enforces whatever the profile).
+
+    Each Graph request and each $batch item independently: with ``fault_503_rate`` a 503 ServiceUnavailable
+    without Retry-After, with ``fault_504_rate`` a 504 GatewayTimeout without Retry-After, with ``fault_slow_rate``
+    an extra ``fault_slow_ms`` of latency (which also makes MailboxConcurrency 429s likelier). Random but
+    reproducible: ``fault_seed`` seeds the generator (re-seeded when the profile is set)."""
+
+    def __init__(self, emu) -> None:
+        import random
+
+        self.emu = emu
+        self.random = random.Random(0)
+        self.seeded_for: tuple | None = None
+
+    def draw(self) -> tuple[int | None, float]:
+        """(status or None, extra latency in seconds) for one request."""
+        config = self.emu.config
+        if config.get("fault_profile") != "realistic":
+            self.seeded_for = None  # switching the profile on again starts the seeded sequence afresh
+            return None, 0.0
+        key = (config.get("fault_profile"), config.get("fault_seed"))
+        if key != self.seeded_for:
+            self.random.seed(config.get("fault_seed"))
+            self.seeded_for = key
+        roll = self.random.random()
+        delay = float(config["fault_slow_ms"]) / 1000 if self.random.random() < float(config["fault_slow_rate"]) else 0.0
+        if roll < float(config["fault_503_rate"]):
+            return 503, delay
+        if roll < float(config["fault_503_rate"]) + float(config["fault_504_rate"]):
+            return 504, delay
+        return None, delay

@@ -36,9 +36,12 @@ PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
+# --allow-insecure-notification-urls: the demo's webhook receiver is plain http on 127.0.0.1; Microsoft (and the
+# emulator without this development flag) accepts only https notification URLs.
 "$PY" -m graph_emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --tls --ca-file "$GRAPH_CA_BUNDLE" \
   --state-file "$DEMO_DIR/emulator-state.json" --client-id "$MICROSOFT_CLIENT_ID" \
   --client-secret "$MICROSOFT_CLIENT_SECRET" --redirect-uri "$MICROSOFT_REDIRECT_URI" --seed-demo-user \
+  --allow-insecure-notification-urls \
   > "$DEMO_DIR/emulator.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 40); do grep -q base_url "$DEMO_DIR/emulator.log" 2>/dev/null && break; sleep 0.25; done
@@ -54,6 +57,8 @@ cat <<MSG
   -----------------------
   App:            http://127.0.0.1:$PORT/
   Supplier login: avery / wedding-demo-2026   (Outlook account in the emulator: planner@contoso-weddings.example)
+  "Outlook":      https://127.0.0.1:$EMULATOR_PORT/?user=planner@contoso-weddings.example
+                  (the emulator's calendar page; its CA is $GRAPH_CA_BUNDLE, or accept the browser's warning)
   Support admin:  http://127.0.0.1:$PORT/admin/   support / support-demo-2026
   API docs:       http://127.0.0.1:$PORT/api/docs/
   Logs:           $DEMO_DIR/{emulator,worker}.log

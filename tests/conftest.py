@@ -185,7 +185,10 @@ def emulator():
     """One emulator process per test worker (HTTPS with its own CA)."""
     from graph_emulator.testing import EmulatorProcess
 
-    with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI]) as process:
+    # The webhook receiver in tests is Django's live server, plain http on localhost: the emulator accepts it only
+    # with this development flag (Microsoft requires https notification URLs).
+    with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI],
+                         allow_insecure_notification_urls=True) as process:
         yield process
 
 

@@ -28,13 +28,19 @@ SCOPES = "openid profile offline_access Calendars.ReadWrite User.Read"
 
 @pytest.fixture(scope="session")
 def emulator():
-    with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI]) as process:
+    # --allow-insecure-notification-urls: the webhook receivers here are plain http on 127.0.0.1 (Microsoft requires
+    # https; test_subscriptions_strict.py switches the flag off to prove the emulator refuses them then).
+    with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI],
+                         allow_insecure_notification_urls=True) as process:
         yield process
 
 
 @pytest.fixture
 def control(emulator):
     emulator.control.reset()
+    # Outlook's own changes (body to HTML, attendee answers, reminders) are on by default; these tests check other
+    # behaviours exactly, so they switch them off and test_outlook_by_itself.py switches them on as it needs.
+    emulator.control.set_config(html_body_conversion_s=None, attendee_response_s=None, reminders_fire=False)
     return emulator.control
 
 
@@ -141,7 +147,7 @@ class Receiver:
     def __init__(self):
         self.notifications: list[dict] = []
         self.validations: list[str] = []
-        self.mode = "echo"  # echo | wrong | status500 | slow
+        self.mode = "echo"  # echo | wrong | status500 | slow | json (the token, but as application/json)
         self.fail_next = 0
         self.delay_next = 0
         self.delay_s = 0.0
@@ -166,7 +172,7 @@ class Receiver:
                     if receiver.mode == "status500":
                         return self._answer(500, b"nope")
                     body = token if receiver.mode != "wrong" else token.upper() + "x"
-                    return self._answer(200, body.encode(), "text/plain")
+                    return self._answer(200, body.encode(), "application/json" if receiver.mode == "json" else "text/plain")
                 with receiver.lock:
                     fail = receiver.fail_next > 0
                     if fail:

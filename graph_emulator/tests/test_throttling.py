@@ -160,6 +160,6 @@ def test_stats_are_exact(alice, control):
         "batch_item_status_counts": {"200": 2, "412": 1},
         "peak_concurrency": {"alice@contoso.com": 1},
         "token_requests": {"authorization_code": 0, "refresh_token": 0},
-        "notifications": {"delivered": 0, "attempts": 0, "failed": 0, "lifecycle_delivered": 0},
+        "notifications": {"delivered": 0, "attempts": 0, "failed": 0, "dropped": 0, "lifecycle_delivered": 0},
         "validations": 0,
     }

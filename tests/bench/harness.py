@@ -34,6 +34,7 @@ def setup_django() -> None:
 def emulator(**kwargs):
     from graph_emulator.testing import EmulatorProcess
 
+    kwargs.setdefault("allow_insecure_notification_urls", True)  # plain-http localhost webhook receivers (development flag)
     with EmulatorProcess(tls=True, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT_URI], **kwargs) as process:
         from django.conf import settings
 

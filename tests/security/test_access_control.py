@@ -51,7 +51,11 @@ def attacker(api_client, graph, supplier):
 
 
 def _snapshot(user, graph, mailbox) -> dict:
-    """Everything of one supplier, both sides (timestamps included: any write would show)."""
+    """Everything of one supplier, both sides (timestamps included: any write would show).
+
+    Outlook changes events by itself (text bodies become HTML, attendees answer): those are made to happen now,
+    before reading, so that only a write by WedSync can make two snapshots differ."""
+    graph.run_outlook(convert_bodies=True, respond=True)
     integration = OutlookCalendarIntegration.objects.filter(user=user).first()
     return {
         "events": sorted(repr(model_to_dict(e) | {"updated_at": e.updated_at, "version": e.version}) for e in CalendarEvent.objects.filter(supplier=user)),
