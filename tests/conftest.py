@@ -121,6 +121,20 @@ def drain(*, timeout: float = 60.0) -> None:
     wait_for(TASKS.drained, timeout=timeout, message="the worker to execute every task sent to it")
 
 
+@pytest.fixture(autouse=True)
+def _worker_drained_before_the_database_is_flushed(request):
+    """A test with the real worker ends only once the worker has run every task the test sent.
+
+    Without this, a run the test started but did not wait for (a settings change starts a full sync)
+    was still writing when pytest-django flushed the database: the flush failed and the next test
+    found this test's rows. Declared here, this autouse fixture is set up after pytest-django's own
+    database fixture, so its teardown runs before the flush.
+    """
+    yield
+    if "celery_worker" in request.fixturenames:
+        drain()
+
+
 @pytest.fixture
 def supplier(django_user_model):
     """A wedding supplier (a plain Django user)."""
