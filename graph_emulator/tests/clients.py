@@ -34,14 +34,33 @@ class StaticTokenProvider(AccessTokenProvider):
         return self.validator
 
 
-def graph_sdk(emulator, token: str) -> tuple[GraphServiceClient, httpx.AsyncClient]:
-    """A GraphServiceClient talking to the emulator; close the returned httpx client when done."""
+class _SdkConnection:
+    """The SDK's httpx client and the transport under it; ``aclose()`` closes both.
+
+    msgraph-core's ``create_with_default_middleware`` wraps the client's transport in its
+    middleware pipeline, and closing the client closes only that wrapper: the pooled
+    connections of the transport underneath stayed open until garbage collection
+    (``ResourceWarning: unclosed transport``, an error in this suite). The transport is
+    ours here, so we close it ourselves.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, transport: httpx.AsyncHTTPTransport):
+        self.client, self.transport = client, transport
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.transport.aclose()
+
+
+def graph_sdk(emulator, token: str) -> tuple[GraphServiceClient, _SdkConnection]:
+    """A GraphServiceClient talking to the emulator; ``await`` the returned connection's ``aclose()`` when done."""
     host = urlsplit(emulator.base_url).netloc
-    http = httpx.AsyncClient(verify=ssl.create_default_context(cafile=emulator.ca_file), trust_env=False, timeout=30)
+    transport = httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=emulator.ca_file), trust_env=False)
+    http = httpx.AsyncClient(transport=transport, trust_env=False, timeout=30)
     http = GraphClientFactory.create_with_default_middleware(client=http, options=sdk_options)
     adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticTokenProvider(token, host)), client=http)
     adapter.base_url = emulator.graph_url
-    return GraphServiceClient(request_adapter=adapter), http
+    return GraphServiceClient(request_adapter=adapter), _SdkConnection(http, transport)
 
 
 def o365_account(emulator, email: str, client_id: str, client_secret: str, redirect_uri: str, scopes: list[str]):
