@@ -434,6 +434,13 @@ class GraphAPI:
             # throttling-limits.md, "Outlook service limits for JSON batching": the service runs up to 4 items of a
             # batch in parallel, each within Outlook's concurrency limit; the envelope itself holds no slot.
             return await self._batch(request, req)
+        return await self._dispatch_in_a_slot(req, mailbox, service_s)
+
+    async def _dispatch_in_a_slot(self, req: GReq, mailbox: str, service_s: float) -> GResp:
+        """Run one request (or one batch item) within the mailbox's limits: it holds one of the 4 concurrent
+        slots while Outlook serves it and spends one request of the 10-minute budget (throttling-limits.md,
+        "Outlook service limits"); no free slot -> 429 MailboxConcurrency, budget spent -> 429 with Retry-After."""
+        emu = self.emu
         slot, retry_after = emu.throttler.acquire(req.client_id, mailbox, service_s)
         if slot is None:
             return self._throttled(req, retry_after, "MailboxConcurrency")
@@ -638,18 +645,7 @@ class GraphAPI:
         # Each running item holds one of the mailbox's concurrent slots (throttling-limits.md, "Limits per app ID"
         # and "Outlook service limits for JSON batching"): a second batch, or other requests, running at the same
         # time get 429 MailboxConcurrency for the items that find no slot, each with its own Retry-After.
-        slot, retry_after = emu.throttler.acquire(req.client_id, req.user["email"], service_s)
-        if slot is None:
-            return self._throttled(req, retry_after, "MailboxConcurrency")
-        try:
-            wait = emu.throttler.spend(req.client_id, req.user["email"])
-            if wait:
-                return self._throttled(req, wait, "RequestBudget")
-            if service_s:
-                await asyncio.sleep(service_s)
-            return await self.dispatch(req)
-        finally:
-            emu.throttler.release(slot)
+        return await self._dispatch_in_a_slot(req, req.user["email"], service_s)
 
 
 # --- handlers: user ---
