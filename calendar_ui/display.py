@@ -44,11 +44,13 @@ TRIGGER_LABELS = {
     "connect": "after connecting",
     "schedule": "automatic check",
     "settings_change": "after a settings change",
+    "undo": "you undid a sync",
     "wedsync_change": "after a change in WedSync",
     "conflict_resolution": "after you resolved a conflict",
     "force": "you asked to sync one event",
     "webhook": "Outlook told us about a change",
     "admin": "started by WedSync support",
+    "retry": "trying again after Outlook asked us to wait",
 }
 RUN_STATUS_LABELS = {"in_progress": "Running", "completed": "Done", "failed": "Failed", "cancelled": "Cancelled"}
 MAPPING_STATUS_LABELS = {"synced": "In sync", "pending": "Waiting to sync", "conflict": "Needs your decision", "error": "Couldn't sync"}
@@ -208,8 +210,76 @@ def event_titles(supplier, errors_lists) -> dict[str, str]:
 
 
 def run_percent(run) -> int:
-    if run.sync_status != "in_progress":
+    """How far the run got: 100 only for a completed run; a failed one shows where it stopped."""
+    if run.sync_status == "completed":
         return 100
     if not run.total_events:
         return 0
     return min(99, int(run.events_processed * 100 / run.total_events))
+
+
+#: Why Microsoft wants the supplier to sign in again, in their words (keyed by Microsoft's error code,
+#: which is never shown: https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+RECONNECT_REASONS = {
+    "AADSTS50173": "Your Microsoft password was changed or WedSync's access was signed out, so Microsoft needs you to sign in again.",
+    "AADSTS70008": "Microsoft's sign-in for WedSync expired, so it needs you to sign in again.",
+    "AADSTS700082": "WedSync hadn't synced with Outlook for a long time, so Microsoft needs you to sign in again.",
+    "AADSTS65001": "WedSync's permission to use your Outlook calendar was withdrawn. Sign in again and allow it.",
+    "AADSTS50076": "Your organisation now asks for an extra sign-in check. Sign in again to continue.",
+    "AADSTS50079": "Your organisation now asks for an extra sign-in check. Sign in again to continue.",
+    "AADSTS53003": "Your organisation's sign-in rules blocked WedSync. Ask your IT admin, then sign in again.",
+    "invalid_grant": "Microsoft no longer accepts WedSync's sign-in, so it needs you to sign in again.",
+}
+DEFAULT_RECONNECT_REASON = "Microsoft needs you to sign in again before WedSync can keep syncing."
+
+
+def reconnect_reason(code: str | None) -> str:
+    """Why reconnecting is needed, in the supplier's words (never Microsoft's code)."""
+    code = (code or "").strip()
+    if code in RECONNECT_REASONS:
+        return RECONNECT_REASONS[code]
+    for known, sentence in RECONNECT_REASONS.items():
+        if known in code:
+            return sentence
+    return DEFAULT_RECONNECT_REASON
+
+
+def integration_health(integration, *, now: dt.datetime | None = None, zone_name: str | None = None) -> dict:
+    """The integration's real state for the page: ``{"state", "headline", "detail"}``.
+
+    States: ``needs_reconnect``, ``throttled`` (with the time it will retry), ``paused``, ``error`` and
+    ``partial`` (the last run's first problem, in supplier words), ``pending`` (never synced) and ``ok``.
+    """
+    now = now or timezone.now()
+    if integration.needs_reauthorization:
+        return {"state": "needs_reconnect", "headline": "Outlook needs reconnecting: syncing is paused.",
+                "detail": reconnect_reason(integration.reauthorization_reason)}
+    if integration.throttled_until and integration.throttled_until > now:
+        at = local(integration.throttled_until, zone_name).strftime("%H:%M")
+        return {"state": "throttled", "headline": f"Outlook asked us to slow down; we'll retry at {at}.", "detail": ""}
+    if not integration.sync_enabled:
+        return {"state": "paused", "headline": "Syncing is switched off.", "detail": ""}
+    errors = [e for e in (integration.sync_errors or []) if isinstance(e, dict)]
+    first = next((e.get("errorMessage") for e in errors if e.get("errorMessage")), "")
+    if integration.last_sync_status == "error":
+        return {"state": "error", "headline": "The last sync didn't finish.", "detail": first or "We'll try again automatically."}
+    if integration.last_sync_status == "partial":
+        return {"state": "partial", "headline": "The last sync finished, but some events couldn't be synced.", "detail": first}
+    if integration.last_sync_status == "pending" or integration.last_sync_at is None:
+        return {"state": "pending", "headline": "The first sync hasn't finished yet.", "detail": ""}
+    return {"state": "ok", "headline": "Outlook is connected and in step with WedSync.", "detail": ""}
+
+
+def outlook_side(row, zone_name: str | None) -> tuple[str, str]:
+    """``(title, when)`` of a synced event as Outlook held it when WedSync last read or wrote it ("" if never)."""
+    seen = row.outlook_last_seen or {}
+    title = seen.get("title", "")
+    start = seen.get("start") or ""
+    if not start:
+        return title, ""
+    try:
+        if seen.get("allDay") or len(start) == 10:
+            return title, f"{dt.date.fromisoformat(start[:10]):%a %-d %b %Y} (all day)"
+        return title, format_datetime(dt.datetime.fromisoformat(start.replace("Z", "+00:00")), zone_name)
+    except ValueError:
+        return title, ""

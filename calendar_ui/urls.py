@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import undo_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="outlook-settings", permanent=False)),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("calendar/outlook/settings/", views.outlook_preferences, name="outlook-preferences"),
     path("calendar/outlook/sync/", views.outlook_sync_now, name="outlook-sync-now"),
     path("calendar/outlook/sync/<uuid:sync_id>/", views.outlook_sync_progress, name="outlook-sync-progress"),
+    path("calendar/outlook/sync/<uuid:sync_id>/undo/", undo_views.outlook_undo_run, name="outlook-undo-run"),
+    path("calendar/outlook/sync/<uuid:sync_id>/changes/<uuid:change_id>/undo/", undo_views.outlook_undo_change, name="outlook-undo-change"),
     path("calendar/outlook/disconnect/", views.outlook_disconnect, name="outlook-disconnect"),
     path("calendar/outlook/conflicts/", views.outlook_conflicts, name="outlook-conflicts"),
     path("calendar/outlook/conflicts/<str:event_id>/resolve/", views.outlook_conflict_resolve, name="outlook-conflict-resolve"),
@@ -22,5 +24,6 @@ urlpatterns = [
     path("calendar/events/", views.event_list, name="event-list"),
     path("calendar/events/new/", views.event_create, name="event-create"),
     path("calendar/events/check/", views.event_busy_check, name="event-busy-check"),
+    path("calendar/events/invitations/", views.event_invite_check, name="event-invite-check"),
     path("calendar/events/<uuid:event_id>/edit/", views.event_edit, name="event-edit"),
 ]

@@ -18,9 +18,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outlook_sync import actions, selectors
-from outlook_sync.graph.errors import OAuthError
 from outlook_sync.models import MappingState, OutlookEventMapping, SyncType
-from outlook_sync.sync import mapping
+from outlook_sync.sync import mapping, runs
 from wedsync.events import actions as event_actions
 from wedsync.events import selectors as event_selectors
 from wedsync.events.models import CalendarEvent
@@ -79,6 +78,8 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
         integration.sync_history.filter(sync_status="in_progress").order_by("started_at").first()
         or integration.sync_history.filter(completed_at__gte=now - RECENT_RUN).order_by("-completed_at").first()
     )
+    if running is not None and running.sync_status != "in_progress" and integration.needs_reauthorization:
+        running = None  # a finished run's "100%" would hide that syncing is paused
     return {
         "integration": integration,
         "form": form,
@@ -93,6 +94,7 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
         "throttled_until": display.local(integration.throttled_until, zone_name).strftime("%H:%M") if integration.throttled_until and integration.throttled_until > now else None,
         "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
         "zone_name": zone_name,
+        "health": display.integration_health(integration, now=now, zone_name=zone_name),
     }
 
 
@@ -117,6 +119,7 @@ def outlook_preferences(request):
     calendars, calendars_error = _calendars(integration)
     form = PreferencesForm(request.POST, integration=integration, calendars=calendars)
     saved = False
+    before = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
     if form.is_valid():
         try:
             outcome = actions.update_settings(integration, form.changes())
@@ -125,18 +128,38 @@ def outlook_preferences(request):
         else:
             saved = True
             integration.refresh_from_db()
-            note = " We're updating your Outlook calendar to match." if outcome.get("requiresFullResync") else ""
-            messages.success(request, f"Your Outlook settings are saved.{note}")
+            confirmation = _settings_confirmation(before, integration, outcome)
+            messages.success(request, confirmation)
             if not request.htmx:
                 return redirect(reverse("outlook-settings"))
             calendars, calendars_error = _calendars(integration)
             form = PreferencesForm(integration=integration, calendars=calendars)
     context = _page_context(request, integration, form, calendars_error)
+    if saved:
+        context["confirmation"] = confirmation
     if request.htmx:
         context["saved"] = saved
         response = render(request, "calendar_ui/partials/settings_panel.html", context)
         return response
     return render(request, "calendar_ui/outlook_settings.html", context, status=200 if saved else 400)
+
+
+def _settings_confirmation(before: mapping.SyncPreferences, integration, outcome: dict) -> str:
+    """What saving really did, in words: a resync only when one was started; reminders and invitations only shape later writes."""
+    after = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    parts = ["Your Outlook settings are saved."]
+    resyncing = outcome.get("requiresFullResync") and integration.sync_enabled and not integration.needs_reauthorization
+    if resyncing:
+        parts.append("WedSync is now bringing the events in Outlook in line with them; the progress is shown above.")
+    elif outcome.get("requiresFullResync"):
+        parts.append("Outlook will follow them once syncing is on and connected.")
+    if before.notification_minutes != after.notification_minutes and not resyncing:
+        parts.append("The new reminders are used as WedSync next writes each event to Outlook; nothing is rewritten now.")
+    if before.invite_attendees_for != after.invite_attendees_for:
+        parts.append("The invitation choice applies to single new events from now on; no one is emailed because of this change.")
+    if not integration.sync_enabled:
+        parts.append("Syncing is switched off, so nothing is sent to Outlook.")
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- sync now + progress
@@ -150,7 +173,8 @@ def _run_context(user, run) -> dict:
         "done": run.sync_status != "in_progress",
         "status": display.RUN_STATUS_LABELS.get(run.sync_status, run.sync_status),
         "errors": display.readable_errors(run.sync_errors, titles=titles),
-        "eta": selectors.estimated_time_remaining(run),
+        "eta": runs.estimated_time_remaining(run),
+        "behind": run.is_queued and runs.queued_behind(run),
     }
 
 
@@ -370,7 +394,6 @@ def outlook_events(request):
 
 def _event_item(row: OutlookEventMapping, prefix: str, message: str = "", error: str = "") -> dict:
     event = row.event
-    snapshot = row.base_snapshot or {}
     zone_name = event.time_zone if event else "UTC"
     return {
         "row": row,
@@ -378,8 +401,9 @@ def _event_item(row: OutlookEventMapping, prefix: str, message: str = "", error:
         "title": event.title if event else "(deleted in WedSync)",
         "type_label": display.EVENT_TYPE_LABELS.get(row.wedsync_event_type, row.wedsync_event_type),
         "when": display.format_event_when(event) if event else "",
-        "outlook_title": f"{prefix}{snapshot['title']}" if snapshot.get("title") is not None else "",
-        "outlook_when": display.format_when_value(snapshot.get("when"), zone_name) if snapshot.get("when") else "",
+        # What Outlook held when we last read or wrote it, never WedSync's own values.
+        "outlook_title": display.outlook_side(row, zone_name)[0],
+        "outlook_when": display.outlook_side(row, zone_name)[1],
         "status": row.sync_state,
         "status_label": display.MAPPING_STATUS_LABELS.get(row.sync_state, row.sync_state),
         "last_synced": display.format_datetime(row.last_synced_at, zone_name),
@@ -495,8 +519,41 @@ def event_busy_check(request):
     form = BusyCheckForm(request.GET)
     warnings: list[str] = []
     if form.is_valid() and (window := form.window()) is not None:
-        warnings = actions.busy_conflicts(request.user, starts_at=window[0], ends_at=window[1], exclude_event_id=request.GET.get("event_id") or None)
+        warnings = selectors.busy_conflicts(request.user, starts_at=window[0], ends_at=window[1], exclude_event_id=request.GET.get("event_id") or None)
     return render(request, "calendar_ui/partials/busy_check.html", {"warnings": warnings})
+
+
+@login_required
+@require_GET
+def event_invite_check(request):
+    """Under the guests box (htmx): who, if anyone, Outlook will mail an invitation to when this event is saved.
+
+    The engine's rule (``Run.invites_on_create``): only a single new event of a
+    type chosen under "Send Outlook invitations for" carries its guests to
+    Outlook; an event already in Outlook without its guests keeps it that way.
+    """
+    form = EventForm(request.GET)
+    form.is_valid()  # only the two fields below are read; the rest may still be half-typed
+    event_type = request.GET.get("event_type") or ""
+    guests = form.cleaned_data.get("attendees") or []
+    integration = selectors.supplier_integration(request.user)
+    context = {"guests": guests, "state": "none"}
+    if guests and integration is not None and integration.sync_enabled and integration.sync_direction != "from_outlook":
+        prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+        event_id = request.GET.get("event_id") or ""
+        row = OutlookEventMapping.objects.filter(integration=integration, wedsync_event_id=event_id, kind="event").first() if event_id else None
+        names = [g.get("name") or g.get("email") for g in guests]
+        context["names"] = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        context["plural"] = len(names) > 1
+        if not mapping.is_type_synced(event_type, prefs):
+            context["state"] = "not_synced"
+        elif not prefs.invites(event_type):
+            context["state"] = "type_not_invited"
+        elif row is not None and not row.invites_attendees:
+            context["state"] = "copy_without_guests"
+        else:
+            context["state"] = "invite"
+    return render(request, "calendar_ui/partials/invite_check.html", context)
 
 
 # --------------------------------------------------------------------------- connect (Microsoft sign-in)
@@ -508,8 +565,8 @@ def outlook_connect(request):
     """The "Connect Outlook" button: off to Microsoft's sign-in page."""
     try:
         started = actions.start_connect(request.session, request.user)
-    except OAuthError as exc:
-        messages.error(request, exc.user_message)
+    except actions.ActionError as exc:
+        messages.error(request, exc.message)
         return redirect(reverse("outlook-settings"))
     return redirect(started["authUrl"])
 
@@ -520,8 +577,8 @@ def outlook_callback(request):
     """Where Microsoft sends the supplier back after signing in (or cancelling)."""
     try:
         integration, calendars = actions.complete_connect(request.session, request.user, request.GET.dict())
-    except OAuthError as exc:
-        messages.error(request, exc.user_message)
+    except actions.ActionError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(
             request,

@@ -9,20 +9,21 @@ import logging
 import secrets
 import time
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from wedsync.api_errors import ApiError
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-from . import selectors, tasks
+from . import selectors, subscriptions, tasks
 from .graph import calendar_api, oauth
 from .graph.client import GraphClient
 from .graph.errors import GraphError, OAuthError
 from .graph.types import GraphCalendar
-from .models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory, SyncType
-from .receivers import SYNC_SOURCE
-from .sync import engine, mapping, merge, runs
+from .models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType
+from .sources import SYNC_SOURCE
+from .sync import engine, journal, mapping, merge, runs
 
 #: A refused action, in the API's error shape (``code``, a message for the supplier, optional ``details``).
 ActionError = ApiError
@@ -33,11 +34,21 @@ _SESSION_FLOWS = "outlook_oauth_flows"
 #: How long a "Connect Outlook" click stays valid.
 AUTH_FLOW_TTL_SECONDS = 10 * 60
 _MAX_PENDING_FLOWS = 5
+#: Shown (page and API, 409 ``account_in_use``) when the Microsoft account is linked to another supplier.
+ACCOUNT_IN_USE_MESSAGE = "This Microsoft account is already connected to another WedSync account."
+
+
+def _connect_error(exc: OAuthError) -> ActionError:
+    """A sign-in failure in the API's error shape (pages and API views never see Graph's error types)."""
+    return ActionError(exc.code, exc.user_message, status_code=exc.status)
 
 
 def start_connect(session, user, *, login_hint: str | None = None) -> dict:
     """Begin connecting Outlook: returns ``{authUrl, state}``; the flow is kept in the supplier's session."""
-    flow = oauth.start_auth_flow(login_hint=login_hint)
+    try:
+        flow = oauth.start_auth_flow(login_hint=login_hint)
+    except OAuthError as exc:
+        raise _connect_error(exc) from None
     flows = {k: v for k, v in session.get(_SESSION_FLOWS, {}).items() if time.time() - v["created"] < AUTH_FLOW_TTL_SECONDS}
     flows[flow["state"]] = {"flow": flow, "user_id": user.pk, "created": time.time()}
     session[_SESSION_FLOWS] = dict(sorted(flows.items(), key=lambda kv: kv[1]["created"])[-_MAX_PENDING_FLOWS:])
@@ -57,6 +68,14 @@ def _take_flow(session, user, state: str) -> dict:
 
 
 def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalendarIntegration, list[GraphCalendar]]:
+    """Finish connecting (see :func:`_complete_connect`); a sign-in failure is an :data:`ActionError`."""
+    try:
+        return _complete_connect(session, user, auth_response)
+    except OAuthError as exc:
+        raise _connect_error(exc) from None
+
+
+def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalendarIntegration, list[GraphCalendar]]:
     """Finish connecting: redeem the code, read the account and calendars, then store the integration.
 
     ``auth_response`` is what Microsoft sent back (``code``/``state`` or
@@ -64,7 +83,8 @@ def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalenda
     never leaves a half-made integration. Reconnecting the same Microsoft
     account updates the supplier's existing integration (and clears
     needs-reauthorization); a different account is refused until the supplier
-    disconnects the first.
+    disconnects the first, and an account linked to another supplier is refused
+    (409 ``account_in_use``; also a database constraint).
     """
     flow = _take_flow(session, user, auth_response.get("state"))
     tokens = oauth.redeem_code(flow, auth_response)
@@ -79,6 +99,8 @@ def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalenda
     default = next((c for c in calendars if c.is_default), calendars[0] if calendars else None)
     with transaction.atomic():
         integration = OutlookCalendarIntegration.objects.select_for_update().filter(user=user).first()
+        tenant_id = tokens.tenant_id or (integration.tenant_id if integration is not None else "")
+        _refuse_account_linked_elsewhere(user, tenant_id, microsoft_user_id)
         if integration is not None and integration.microsoft_user_id != microsoft_user_id:
             raise OAuthError(
                 "already_connected",
@@ -87,7 +109,8 @@ def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalenda
             )
         if integration is None:
             integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
-        integration.tenant_id = tokens.tenant_id or integration.tenant_id
+            _restore_saved_settings(integration)
+        integration.tenant_id = tenant_id
         integration.microsoft_user_id = microsoft_user_id
         integration.microsoft_account_email = tokens.username or account.email
         integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
@@ -95,10 +118,45 @@ def complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalenda
         integration.reauthorization_reason = ""
         if not integration.calendar_id and default is not None:
             integration.calendar_id, integration.calendar_name = default.id, default.name
-        integration.save()
+        integration.calendar_list, integration.calendar_list_at = [c.to_contract() for c in calendars], timezone.now()
+        try:
+            with transaction.atomic():
+                integration.save()
+        except IntegrityError:  # another supplier linked this account between the check and the save
+            raise _account_in_use() from None
     logger.info("Supplier %s connected Outlook integration %s", user.pk, integration.id)
     _after_connect(integration)
     return integration, calendars
+
+
+def _restore_saved_settings(integration: OutlookCalendarIntegration) -> None:
+    """Reconnecting after a disconnect brings back the supplier's previous settings (kept by :func:`disconnect`)."""
+    saved = OutlookSavedSettings.objects.filter(user=integration.user).first()
+    if saved is None:
+        return
+    integration.sync_preferences = {**integration.sync_preferences, **saved.sync_preferences}
+    integration.sync_direction = saved.sync_direction
+    integration.webhook_enabled = saved.webhook_enabled
+    integration.default_conflict_rules = saved.default_conflict_rules
+
+
+def _save_settings(integration: OutlookCalendarIntegration) -> None:
+    OutlookSavedSettings.objects.update_or_create(user=integration.user, defaults={
+        "sync_preferences": integration.sync_preferences or {}, "sync_direction": integration.sync_direction,
+        "webhook_enabled": integration.webhook_enabled, "default_conflict_rules": integration.default_conflict_rules or {},
+        "saved_at": timezone.now(),
+    })
+
+
+def _account_in_use() -> OAuthError:
+    return OAuthError("account_in_use", ACCOUNT_IN_USE_MESSAGE, status=409)
+
+
+def _refuse_account_linked_elsewhere(user, tenant_id: str, microsoft_user_id: str) -> None:
+    """A Microsoft account links to one supplier only (also a database constraint); nothing is stored."""
+    if OutlookCalendarIntegration.objects.filter(tenant_id=tenant_id, microsoft_user_id=microsoft_user_id).exclude(user=user).exists():
+        logger.warning("Supplier %s tried to connect a Microsoft account already linked to another supplier", user.pk)
+        raise _account_in_use()
 
 
 def _after_connect(integration: OutlookCalendarIntegration) -> None:
@@ -132,11 +190,12 @@ def request_sync(integration: OutlookCalendarIntegration, *, sync_type: str = Sy
         known = set(map(str, CalendarEvent.objects.filter(supplier=integration.user, pk__in=[e for e in specific_events if engine.as_uuid(e)]).values_list("id", flat=True)))
         unknown = [str(e) for e in specific_events if str(e) not in known]
         if unknown:
-            raise ActionError("unknown_events", "Some of those events aren't in your WedSync calendar.", details={"specificEvents": unknown})
+            raise ActionError("unknown_events", "Some of those events aren't in your WedSync calendar (their ids are in error.ids).",
+                              details={"specificEvents": [f"{len(unknown)} of these ids aren't events in your WedSync calendar."]}, ids=unknown)
     run, created = runs.open_run(integration, sync_type=sync_type, direction=direction, triggered_by=triggered_by, specific_event_ids=specific_events)
     if created:
         _start_or_fail(run)
-    return run, selectors.events_to_process(integration, sync_type, specific_events)
+    return run, runs.count_work(run)
 
 
 def _start_or_fail(run: OutlookSyncHistory) -> None:
@@ -160,7 +219,7 @@ def force_sync_event(integration: OutlookCalendarIntegration, event_id: str, *, 
     row = _mapping_or_404(integration, event_id, allow_unmapped=True)
     if row is not None and row.sync_state == MappingState.CONFLICT and not overwrite_conflicts:
         raise ActionError("has_conflict", "This event has a conflict. Resolve it, or force the sync with overwriteConflicts.", status_code=409)
-    run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, direction=direction, triggered_by="force", specific_event_ids=[str(event_id)])
+    run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, direction=direction, triggered_by="force", specific_event_ids=[str(event_id)], mode=RunMode.FORCE)
     if created:
         _start_or_fail(run)
     return run
@@ -209,9 +268,9 @@ def resolve_conflict(integration: OutlookCalendarIntegration, event_id: str, *, 
             remaining = [c.to_contract() for c in conflicts if c.field not in chosen]
             row.base_snapshot = base
             row.sync_conflicts = remaining
+            # PENDING: the run merges this event even when WedSync's values did not change.
             row.sync_state = MappingState.CONFLICT if remaining else MappingState.PENDING
-            row.synced_wedsync_version = 0  # the run must merge this event even when WedSync's values did not change
-            row.save(update_fields=["base_snapshot", "sync_conflicts", "sync_state", "synced_wedsync_version"])
+            row.save(update_fields=["base_snapshot", "sync_conflicts", "sync_state"])
         if set_as_default:
             rules = merge.default_rules(conflicts, resolutions, event_type=row.wedsync_event_type)
             integration.default_conflict_rules = {**(integration.default_conflict_rules or {}), **rules}
@@ -219,8 +278,8 @@ def resolve_conflict(integration: OutlookCalendarIntegration, event_id: str, *, 
         run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="conflict_resolution", specific_event_ids=[str(event_id)])
         if created:
             transaction.on_commit(lambda: tasks.enqueue(tasks.run_sync, run.pk))
-    row.refresh_from_db()
-    return row
+    # The run may already have settled (and, for a confirmed delete, forgotten) the mapping.
+    return OutlookEventMapping.objects.filter(pk=row.pk).first() or row
 
 
 def _resolve_deletion(row: OutlookEventMapping, conflict, use: str) -> None:
@@ -233,16 +292,15 @@ def _resolve_deletion(row: OutlookEventMapping, conflict, use: str) -> None:
         restored = event_actions.restore_event(event, source=SYNC_SOURCE)
         prefs = mapping.SyncPreferences.from_json(row.integration.sync_preferences or {})
         row.base_snapshot = mapping.snapshot_from_wedsync(engine.event_values(restored), prefs)
-        row.outlook_change_key = ""
+        row.outlook_change_key = None  # unknown: the run reads Outlook first
     elif wedsync_deleted:
         pass  # the run deletes the Outlook copy (the WedSync side is deleted)
     elif keep_edit:
-        row.outlook_event_id = f"{engine.RECREATE_PREFIX}{row.outlook_event_id}"  # the run makes the Outlook copy again
+        row.needs_recreate = True  # the run makes the Outlook copy again
     else:
         event_actions.delete_event(event, source=SYNC_SOURCE)
     row.sync_conflicts = []
     row.sync_state = MappingState.PENDING
-    row.synced_wedsync_version = 0
     row.save()
 
 
@@ -253,7 +311,7 @@ def clear_conflicts(integration_ids) -> int:
     the conflict comes back, so nothing is lost. Returns how many events were reset.
     """
     return OutlookEventMapping.objects.filter(integration_id__in=list(integration_ids), sync_state=MappingState.CONFLICT).update(
-        sync_state=MappingState.PENDING, sync_conflicts=[], synced_wedsync_version=0, outlook_change_key="",
+        sync_state=MappingState.PENDING, sync_conflicts=[], outlook_change_key=None,
     )
 
 
@@ -303,7 +361,9 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         integration_id = str(integration.pk)
         transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
     if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
-        request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
+        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
+        if "sync_preferences" in fields:
+            journal.record_settings(run, old_prefs.to_json(), integration.sync_preferences)  # undoing the run restores them
     return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
 
 
@@ -314,12 +374,36 @@ def _graph_call(integration, fn):
         raise ActionError(exc.error_code, exc.user_message, status_code=409 if exc.error_code == "needs_reconnect" else 502) from None
 
 
-def account_calendars(integration: OutlookCalendarIntegration):
-    return _graph_call(integration, calendar_api.list_calendars)
+#: The cached calendar list is refreshed by the worker when older than this.
+CALENDAR_LIST_MAX_AGE = 10 * 60
+
+
+def account_calendars(integration: OutlookCalendarIntegration, *, live: bool = False):
+    """The account's calendars from the list the worker cached (no call to Microsoft), refreshed in the background when old.
+
+    ``live`` reads Microsoft now (a settings change naming a calendar the cache does not know yet).
+    """
+    if live:
+        calendars = _graph_call(integration, calendar_api.list_calendars)
+        store_calendar_list(integration, calendars)
+        return calendars
+    age = (timezone.now() - integration.calendar_list_at).total_seconds() if integration.calendar_list_at else None
+    if age is None or age > CALENDAR_LIST_MAX_AGE:
+        integration_id = str(integration.pk)
+        transaction.on_commit(lambda: tasks.enqueue(tasks.refresh_calendar_list, integration_id))
+    return [GraphCalendar.from_contract(c) for c in integration.calendar_list or []]
+
+
+def store_calendar_list(integration: OutlookCalendarIntegration, calendars) -> None:
+    now = timezone.now()
+    integration.calendar_list, integration.calendar_list_at = [c.to_contract() for c in calendars], now
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(calendar_list=integration.calendar_list, calendar_list_at=now)
 
 
 def _account_calendar(integration, calendar_id: str):
     calendar = next((c for c in account_calendars(integration) if c.id == calendar_id), None)
+    if calendar is None:  # a calendar made in Outlook since the worker last read the list
+        calendar = next((c for c in account_calendars(integration, live=True) if c.id == calendar_id), None)
     if calendar is None:
         raise ActionError("unknown_calendar", "That calendar isn't in your Outlook account any more. Please pick another.", details={"calendarId": calendar_id})
     return calendar
@@ -330,7 +414,7 @@ SEPARATE_CALENDAR_NAME = "WedSync"
 
 def _separate_calendar(integration):
     """The dedicated "WedSync" calendar: reused when it exists, created otherwise."""
-    existing = next((c for c in account_calendars(integration) if c.name == SEPARATE_CALENDAR_NAME), None)
+    existing = next((c for c in account_calendars(integration, live=True) if c.name == SEPARATE_CALENDAR_NAME), None)
     return existing or _graph_call(integration, lambda client: calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME))
 
 
@@ -352,17 +436,16 @@ def disconnect(integration: OutlookCalendarIntegration) -> dict:
             calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
             ours = set(integration.mappings.values_list("outlook_event_id", flat=True))
             for calendar_id in calendar_ids:
-                ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID))
+                ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration.pk}:"))
             events_deleted = engine.delete_outlook_events(client, sorted(ours))
             if integration.webhook_subscription_id:
-                from . import webhooks
-
-                unsubscribed = webhooks.unsubscribe(client, integration)
+                unsubscribed = subscriptions.unsubscribe(client, integration)
         except GraphError as exc:
             if exc.error_code != "needs_reconnect":
                 raise ActionError(exc.error_code, "We couldn't remove your WedSync events from Outlook just now, so nothing was disconnected. Please try again.", status_code=502) from None
     mappings_deleted = integration.mappings.count()
     with transaction.atomic():
+        _save_settings(integration)
         integration.mappings.all().delete()
         integration.delete()
     logger.info("Integration %s disconnected: %d Outlook events and %d mappings removed", integration.pk, events_deleted, mappings_deleted)
@@ -379,11 +462,3 @@ def availability(integration: OutlookCalendarIntegration, start, end) -> tuple[l
     items = _graph_call(integration, lambda client: calendar_api.get_schedule(client, integration.microsoft_account_email, start, end))
     return [{"start": i.start, "end": i.end, "subject": i.subject, "isAllDay": False, "showAs": i.status} for i in items], "schedule"
 
-
-def busy_conflicts(supplier, *, starts_at, ends_at, exclude_event_id=None) -> list[str]:
-    """Warnings for a WedSync event placed over Outlook-only busy time ("You have 'Dentist' in Outlook at that time")."""
-    integration = selectors.supplier_integration(supplier)
-    if integration is None:
-        return []
-    rows = selectors.busy_intervals(integration, starts_at, ends_at)[:5]
-    return [f"You have “{r.subject or 'something'}” in Outlook at that time." for r in rows]

@@ -1,18 +1,20 @@
 """Support admin for the Outlook integration.
 
-Read-only views of integrations, their sync runs and synced events, plus four
+Read-only views of integrations, their sync runs and synced events, plus the
 support actions (incremental sync, full resync, renew the change subscription,
-clear conflicts). Tokens and the webhook ``clientState`` secret are never
-shown, searchable or editable anywhere here.
+clear conflicts, ask the supplier to reconnect), each written to the support
+audit trail shown on the integration's page. Tokens and the webhook
+``clientState`` secret are never shown, searchable or editable anywhere here;
+busy-time subjects (the supplier's private Outlook events) are never shown;
+nothing here can be deleted by anyone (see :mod:`outlook_sync.support`).
 """
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import actions, tasks
+from . import support
 from .models import (
     LastSyncStatus,
     MappingState,
@@ -20,18 +22,20 @@ from .models import (
     OutlookCalendarIntegration,
     OutlookEventMapping,
     OutlookNotification,
+    OutlookSupportAuditEntry,
+    OutlookSyncChange,
     OutlookSyncHistory,
-    SyncType,
 )
+
+admin.site.site_header = "WedSync support"
+admin.site.site_title = "WedSync support"
+admin.site.index_title = "Suppliers' Outlook connections"
 
 #: Columns that hold secrets: excluded from every form, list and inline.
 TOKEN_FIELDS = ("access_token_encrypted", "refresh_token_encrypted", "webhook_client_state")
 #: The permission the support actions need (superusers have it implicitly).
-SUPPORT_ACTION_PERMISSION = "outlook_sync.change_outlookcalendarintegration"
-
-
-def can_run_support_actions(user) -> bool:
-    return bool(user.is_active and (user.is_superuser or user.has_perm(SUPPORT_ACTION_PERMISSION)))
+SUPPORT_ACTION_PERMISSION = support.RUN_SUPPORT_ACTIONS
+can_run_support_actions = support.can_run
 
 
 def _errors_html(errors) -> str:
@@ -101,6 +105,16 @@ class MappingInline(ReadOnlyInline):
         return (row.last_error or {}).get("errorMessage", "") or "—"
 
 
+class SupportAuditInline(ReadOnlyInline):
+    model = OutlookSupportAuditEntry
+    fk_name = "integration"
+    fields = ("created_at", "actor_username", "action", "outcome")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    show_change_link = False
+    verbose_name_plural = "Support actions (audit trail)"
+
+
 class WebhookExpiredFilter(admin.SimpleListFilter):
     title = "instant updates (webhook)"
     parameter_name = "webhook"
@@ -158,7 +172,7 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
     exclude = TOKEN_FIELDS
     fieldsets = (
         ("Supplier and account", {"fields": ("id", "user", "microsoft_account_email", "microsoft_user_id", "tenant_id", "token_expires_at")}),
-        ("Calendar and settings", {"fields": ("calendar_name", "calendar_id", "sync_enabled", "sync_direction", "sync_preferences", "default_conflict_rules")}),
+        ("Calendar and settings", {"fields": ("calendar_name", "calendar_id", "sync_enabled", "sync_direction", "readable_preferences", "readable_conflict_rules")}),
         ("Health", {"fields": ("last_sync_at", "last_sync_status", "readable_sync_errors", "needs_reauthorization", "reauthorization_reason",
                                "throttled_until", "conflicted_events")}),
         ("Instant updates (webhook)", {"fields": ("webhook_enabled", "webhook_subscription_id", "webhook_expires_at")}),
@@ -167,13 +181,13 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
     )
     readonly_fields = (
         "id", "user", "tenant_id", "microsoft_user_id", "microsoft_account_email", "token_expires_at", "calendar_id",
-        "calendar_name", "sync_enabled", "sync_direction", "sync_preferences", "webhook_subscription_id", "webhook_expires_at",
+        "calendar_name", "sync_enabled", "sync_direction", "readable_preferences", "readable_conflict_rules", "webhook_subscription_id", "webhook_expires_at",
         "last_sync_at", "last_sync_status", "readable_sync_errors", "needs_reauthorization", "reauthorization_reason",
         "delta_window_start", "delta_window_end", "has_delta_link", "webhook_enabled", "default_conflict_rules",
         "throttled_until", "conflicted_events", "created_at", "updated_at",
     )
-    inlines = (HistoryInline, MappingInline)
-    actions = ("run_incremental_sync", "run_full_resync", "renew_subscription", "clear_conflicts_action")
+    inlines = (SupportAuditInline, HistoryInline, MappingInline)
+    actions = ("run_incremental_sync", "run_full_resync", "renew_subscription", "clear_conflicts_action", "request_reconnect")
 
     # --- permissions: support reads; only permitted staff act; nobody adds or edits rows by hand ---
     def has_add_permission(self, request):
@@ -189,11 +203,38 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_staff and (
             request.user.is_superuser
             or request.user.has_perm("outlook_sync.view_outlookcalendarintegration")
-            or request.user.has_perm(SUPPORT_ACTION_PERMISSION)
+            or can_run_support_actions(request.user)
         )
 
     def has_support_permission(self, request):
         return can_run_support_actions(request.user)
+
+    # --- settings in words (never raw JSON) ---
+    @admin.display(description="Sync preferences")
+    def readable_preferences(self, obj):
+        from wedsync.events.models import EventType
+
+        from .sync.mapping import SyncPreferences
+
+        prefs = SyncPreferences.from_json(obj.sync_preferences or {})
+        on_off = lambda flag: "on" if flag else "off"  # noqa: E731
+        rows = [
+            ("Client meetings", on_off(prefs.sync_client_meetings)), ("Wedding-day events", on_off(prefs.sync_wedding_events)),
+            ("Deadlines and tasks", on_off(prefs.sync_deadlines)), ("Travel time blocks", on_off(prefs.sync_travel_time)),
+            ("Title prefix", f"“{prefs.event_prefix}”" if prefs.event_prefix else "none"),
+            ("Separate WedSync calendar", "yes" if prefs.create_separate_calendar else "no"),
+            ("Reminders", ", ".join(f"{m} min before" for m in prefs.notification_minutes) or "none"),
+            ("Outlook invitations for", ", ".join(EventType(t).label for t in sorted(prefs.invite_attendees_for)) or "no one"),
+        ]
+        return format_html("<ul class=\"readable-list\">{}</ul>", format_html_join("", "<li>{}: {}</li>", rows))
+
+    @admin.display(description="Stored conflict rules")
+    def readable_conflict_rules(self, obj):
+        rules = obj.default_conflict_rules or {}
+        if not rules:
+            return "None"
+        rows = [(key.replace(":", ", ").replace("_", " "), "keep WedSync" if side == "wedsync" else "keep Outlook") for key, side in sorted(rules.items())]
+        return format_html("<ul class=\"readable-list\">{}</ul>", format_html_join("", "<li>{}: {}</li>", rows))
 
     # --- list columns ---
     @admin.display(description="Supplier", ordering="user__username")
@@ -224,55 +265,58 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
     def has_delta_link(self, obj):
         return bool(obj.delta_link)
 
-    # --- actions ---
-    def _sync(self, request, queryset, sync_type: str, label: str):
-        started = skipped = 0
-        for integration in queryset:
-            try:
-                with transaction.atomic():
-                    actions.request_sync(integration, sync_type=sync_type, triggered_by="admin")
-                started += 1
-            except actions.ActionError as exc:
-                skipped += 1
-                self.message_user(request, f"{integration}: {exc.message}", messages.WARNING)
+    # --- actions (each one writes a row of the support audit trail per integration) ---
+    def _sync(self, request, queryset, *, full: bool, label: str):
+        started, refusals = support.sync(request.user, list(queryset), full=full)
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
         if started:
             self.message_user(request, f"{label} started for {started} integration(s).", messages.SUCCESS)
-        return started, skipped
 
     @admin.action(description="Run an incremental sync now", permissions=["support"])
     def run_incremental_sync(self, request, queryset):
-        self._sync(request, queryset, SyncType.INCREMENTAL, "Incremental sync")
+        self._sync(request, queryset, full=False, label="Incremental sync")
 
     @admin.action(description="Run a full resync now", permissions=["support"])
     def run_full_resync(self, request, queryset):
-        self._sync(request, queryset, SyncType.FULL_SYNC, "Full resync")
+        self._sync(request, queryset, full=True, label="Full resync")
 
     @admin.action(description="Renew the Outlook change subscription", permissions=["support"])
     def renew_subscription(self, request, queryset):
-        ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
-        for integration_id in ids:
-            transaction.on_commit(lambda integration_id=integration_id: tasks.enqueue(tasks.ensure_subscription, integration_id))
-        self.message_user(request, f"Subscription renewal queued for {len(ids)} integration(s).", messages.SUCCESS)
+        count = support.renew_subscription(request.user, list(queryset))
+        self.message_user(request, f"Subscription renewal queued for {count} integration(s).", messages.SUCCESS)
 
     @admin.action(description="Clear conflicts (sync those events again)", permissions=["support"])
     def clear_conflicts_action(self, request, queryset):
-        reset = actions.clear_conflicts(queryset.values_list("pk", flat=True))
+        reset = support.clear_conflicts(request.user, list(queryset))
         self.message_user(request, f"Cleared conflicts on {reset} event(s); they sync again on the next run.", messages.SUCCESS)
 
+    @admin.action(description="Ask the supplier to reconnect Outlook", permissions=["support"])
+    def request_reconnect(self, request, queryset):
+        count = support.request_reconnect(request.user, list(queryset))
+        self.message_user(request, f"Asked {count} supplier(s) to reconnect Outlook; sync pauses until they do.", messages.SUCCESS)
 
-@admin.register(OutlookEventMapping)
-class OutlookEventMappingAdmin(admin.ModelAdmin):
-    list_display = ("wedsync_event_type", "event", "sync_state", "last_synced_at", "integration", "problem")
-    list_filter = ("sync_state", "wedsync_event_type", "kind")
-    list_select_related = ("event", "integration")
-    search_fields = ("wedsync_event_id", "outlook_event_id", "integration__user__email", "integration__user__username", "integration__microsoft_account_email")
-    readonly_fields = [f.name for f in OutlookEventMapping._meta.fields] + ["readable_conflicts"]
+
+class NoDeleteAdmin(admin.ModelAdmin):
+    """The integration's history is an audit trail: nobody adds, edits or deletes rows here."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutlookEventMapping)
+class OutlookEventMappingAdmin(NoDeleteAdmin):
+    list_display = ("wedsync_event_type", "event", "sync_state", "last_synced_at", "integration", "problem")
+    list_filter = ("sync_state", "wedsync_event_type", "kind")
+    list_select_related = ("event", "integration")
+    search_fields = ("wedsync_event_id", "outlook_event_id", "integration__user__email", "integration__user__username", "integration__microsoft_account_email")
+    readonly_fields = [f.name for f in OutlookEventMapping._meta.fields] + ["readable_conflicts"]
 
     @admin.display(description="Problem")
     def problem(self, row):
@@ -291,7 +335,7 @@ class OutlookEventMappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutlookSyncHistory)
-class OutlookSyncHistoryAdmin(admin.ModelAdmin):
+class OutlookSyncHistoryAdmin(NoDeleteAdmin):
     list_display = ("started_at", "integration", "sync_type", "sync_direction", "sync_status", "events_processed", "events_created",
                     "events_updated", "events_deleted", "conflicts_detected", "error_events", "sync_duration_ms", "triggered_by")
     list_filter = ("sync_status", "sync_type", "triggered_by")
@@ -300,40 +344,74 @@ class OutlookSyncHistoryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in OutlookSyncHistory._meta.fields if f.name != "sync_errors"] + ["readable_errors"]
     exclude = ("sync_errors",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="Errors")
     def readable_errors(self, run):
         return _errors_html(run.sync_errors)
 
 
 @admin.register(OutlookBusyTime)
-class OutlookBusyTimeAdmin(admin.ModelAdmin):
-    list_display = ("integration", "subject", "starts_at", "ends_at", "show_as", "is_all_day")
+class OutlookBusyTimeAdmin(NoDeleteAdmin):
+    """Busy time is the supplier's own Outlook: when and how busy, never the subject (nor searchable by it)."""
+
+    list_display = ("integration", "subject_hidden", "starts_at", "ends_at", "show_as", "is_all_day")
     list_filter = ("show_as", "is_all_day")
-    search_fields = ("integration__user__email", "integration__microsoft_account_email", "subject")
-    readonly_fields = [f.name for f in OutlookBusyTime._meta.fields]
+    search_fields = ("integration__user__email", "integration__microsoft_account_email")
+    fields = ("integration", "outlook_event_id", "subject_hidden", "starts_at", "ends_at", "is_all_day", "show_as", "updated_at")
+    readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Subject")
+    def subject_hidden(self, obj):
+        return "(private: the supplier's own Outlook event)"
 
 
 @admin.register(OutlookNotification)
-class OutlookNotificationAdmin(admin.ModelAdmin):
+class OutlookNotificationAdmin(NoDeleteAdmin):
     list_display = ("received_at", "integration", "change_type", "lifecycle_event", "outlook_event_id", "processed_at")
     list_filter = ("change_type", "lifecycle_event")
     search_fields = ("integration__user__email", "integration__microsoft_account_email", "subscription_id")
     readonly_fields = [f.name for f in OutlookNotification._meta.fields]
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutlookSupportAuditEntry)
+class OutlookSupportAuditEntryAdmin(NoDeleteAdmin):
+    list_display = ("created_at", "actor_username", "action", "integration_label", "outcome")
+    list_filter = ("action",)
+    search_fields = ("actor_username", "integration_label")
+    readonly_fields = [f.name for f in OutlookSupportAuditEntry._meta.fields]
+
+
+@admin.register(OutlookSyncChange)
+class OutlookSyncChangeAdmin(admin.ModelAdmin):
+    """The change journal (issue 18), read only for everyone: nobody adds, edits or deletes entries here
+    (undo goes through the supplier's API and pages, which journal it as a run of its own)."""
+
+    list_display = ("created_at", "integration", "event_title", "side", "kind", "changed_fields", "run", "undone_by")
+    list_filter = ("side", "kind")
+    list_select_related = ("integration", "run", "undone_by")
+    search_fields = ("wedsync_event_id", "event_title", "integration__user__email", "integration__user__username", "integration__microsoft_account_email")
+    readonly_fields = [f.name for f in OutlookSyncChange._meta.fields if f.name != "fields"] + ["readable_fields"]
+    exclude = ("fields",)
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Fields")
+    def changed_fields(self, change):
+        return ", ".join(change.fields or {}) or "—"
+
+    @admin.display(description="Old → new")
+    def readable_fields(self, change):
+        if not change.fields:
+            return "—"
+        return format_html("<ul style='margin:0;padding-left:1.2em'>{}</ul>", format_html_join(
+            "", "<li><strong>{}</strong>: {} → {}</li>", ((name, str(v.get("old")), str(v.get("new"))) for name, v in change.fields.items()),
+        ))

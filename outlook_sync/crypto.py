@@ -8,6 +8,7 @@ decrypts. To rotate: put a new key first, keep the old ones, run
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -22,7 +23,7 @@ class TokenDecryptionError(Exception):
 
 @lru_cache(maxsize=1)
 def _fernet() -> MultiFernet:
-    keys = [k.strip() for k in settings.TOKEN_ENCRYPTION_KEYS if k.strip()]
+    keys = configured_keys()
     if not keys:
         raise ImproperlyConfigured("TOKEN_ENCRYPTION_KEYS is empty: set at least one Fernet key (see README).")
     try:
@@ -56,6 +57,16 @@ def rotate(ciphertext: str) -> str:
         return _fernet().rotate(ciphertext.encode()).decode()
     except InvalidToken:
         raise TokenDecryptionError("stored token cannot be decrypted with the configured keys") from None
+
+
+def fingerprint(key: str) -> str:
+    """A short, safe-to-print name of a key: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(key.strip().encode()).hexdigest()[:12]
+
+
+def configured_keys() -> list[str]:
+    """``TOKEN_ENCRYPTION_KEYS`` in order; the first one encrypts."""
+    return [k.strip() for k in settings.TOKEN_ENCRYPTION_KEYS if k.strip()]
 
 
 def generate_key() -> str:

@@ -70,6 +70,16 @@ class MappingState(models.TextChoices):
     PENDING = "pending", "Waiting to sync"
     CONFLICT = "conflict", "Needs your decision"
     ERROR = "error", "Couldn't sync"
+    #: The copy must leave Outlook (type switched off, calendar switched); forgotten once Outlook confirms.
+    REMOVING = "removing", "Being removed from Outlook"
+
+
+class RunMode(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    #: ``force-sync``: the run's direction wins every difference, open conflicts included.
+    FORCE = "force", "Forced"
+    #: Undo of journaled changes (:mod:`outlook_sync.sync.undo`): the changes it reverses point at it (``undone_by``).
+    UNDO = "undo", "Undo"
 
 
 class SpecIndex(models.Index):
@@ -124,6 +134,9 @@ class OutlookCalendarIntegration(models.Model):
     default_conflict_rules = models.JSONField(default=dict, blank=True)
     #: Until when Microsoft asked us to slow down (shown as "throttled, will retry").
     throttled_until = models.DateTimeField(null=True, blank=True)
+    #: The account's calendars (spec ``OutlookCalendar`` shape), read by the worker: pages never ask Microsoft.
+    calendar_list = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))
+    calendar_list_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "outlook_calendar_integrations"
@@ -133,7 +146,11 @@ class OutlookCalendarIntegration(models.Model):
             _check("sync_direction", SyncDirection, "outlook_calendar_integrations"),
             _check("last_sync_status", LastSyncStatus, "outlook_calendar_integrations"),
             models.UniqueConstraint(fields=["user"], name="outlook_calendar_integrations_one_per_supplier"),
+            # A Microsoft account links to at most one supplier: two integrations on one mailbox would
+            # read each other's events as busy time and delete each other's events on disconnect.
+            models.UniqueConstraint(fields=["tenant_id", "microsoft_user_id"], name="outlook_calendar_integrations_one_per_microsoft_account"),
         ]
+        permissions = [("run_support_actions", "Can run support actions (resync, renew subscription, clear conflicts, ask to reconnect)")]
 
     def __repr__(self) -> str:  # never includes tokens
         return f"<OutlookCalendarIntegration {self.id} user={self.user_id} ms_user={self.microsoft_user_id}>"
@@ -177,13 +194,25 @@ class OutlookEventMapping(models.Model):
     kind = models.CharField(max_length=8, choices=[("event", "Event"), ("travel", "Travel time")], default="event")
     #: Field values both sides agreed on at the last sync (the merge base).
     base_snapshot = models.JSONField(default=dict, blank=True)
-    #: Outlook's changeKey after our last read or write: an equal key is our own echo.
-    outlook_change_key = models.CharField(max_length=255, blank=True, default="")
+    #: Outlook's changeKey after our last read or write: an equal key is our own echo. None: unknown (read first).
+    outlook_change_key = models.CharField(max_length=255, null=True, blank=True, default=None)
     #: The WedSync event version last synced; a higher version means WedSync changed.
     synced_wedsync_version = models.PositiveIntegerField(default=0)
+    #: The Outlook copy is gone and must be made again (the supplier chose to keep the WedSync event).
+    needs_recreate = models.BooleanField(default=False, db_default=False)
+    #: The ``eventPrefix`` the Outlook subject was written with (stripped exactly when reading it back).
+    prefix_applied = models.CharField(max_length=64, null=True, blank=True)
+    #: Reminder minutes written to the copy; -1 = reminders off, None = not recorded.
+    reminder_applied = models.IntegerField(null=True, blank=True)
     sync_state = models.CharField(max_length=16, choices=MappingState.choices, default=MappingState.SYNCED)
     #: The last per-event error ({errorCode, errorMessage, retryable}) or empty.
     last_error = models.JSONField(default=dict, blank=True)
+    #: What Outlook held when we last read or wrote the event: {"subject", "title" (prefix stripped as applied),
+    #: "start" (UTC ``...Z``, or the date of an all-day event), "allDay"}; shown as outlookEventTitle/outlookEventDate.
+    outlook_last_seen = models.JSONField(default=dict, blank=True)
+    #: Attendees are synced to this copy (so Outlook mails them): only copies made for a single new event of an
+    #: invited type. Copies made by a connect, resync, reconnect or bulk change never carry attendees.
+    invites_attendees = models.BooleanField(default=False)
 
     class Meta:
         db_table = "outlook_event_mappings"
@@ -201,7 +230,9 @@ class OutlookEventMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.wedsync_event_type} {self.wedsync_event_id} ↔ {self.outlook_event_id[:12]}…"
+        title = self.event.title if self.event_id and self.event is not None else self.wedsync_event_id
+        what = "Travel time for" if self.kind == "travel" else self.get_wedsync_event_type_display()
+        return f"{what} “{title}” ({self.get_sync_state_display().lower()})"
 
 
 class OutlookSyncHistory(models.Model):
@@ -222,13 +253,17 @@ class OutlookSyncHistory(models.Model):
     started_at = models.DateTimeField(default=timezone.now, db_default=Now())
     completed_at = models.DateTimeField(null=True, blank=True)
     triggered_by = models.TextField(default="manual", db_default="manual")
+    #: What the run does (``triggered_by`` only says who asked): a retry of a forced run is forced too.
+    mode = models.CharField(max_length=8, choices=RunMode.choices, default=RunMode.NORMAL, db_default=RunMode.NORMAL)
 
     # --- progress beyond the spec's columns ---
     #: How many events this run expects to process (for progress and time remaining).
     total_events = models.IntegerField(default=0)
     error_events = models.IntegerField(default=0)
-    #: True while the run waits for another run of the same integration to finish.
+    #: True from the run's creation until a worker begins it (the API shows ``queued``).
     is_queued = models.BooleanField(default=False)
+    #: When a worker actually began the run (``started_at`` stays the time it was requested).
+    began_at = models.DateTimeField(null=True, blank=True)
     #: Only these WedSync event ids (``specificEvents``), or empty for all.
     specific_event_ids = models.JSONField(default=list, blank=True)
 
@@ -246,6 +281,10 @@ class OutlookSyncHistory(models.Model):
             _check("sync_direction", SyncDirection, "outlook_sync_history"),
             _check("sync_status", SyncStatus, "outlook_sync_history"),
         ]
+
+    def __str__(self) -> str:
+        when = timezone.localtime(self.began_at or self.started_at)
+        return f"{self.get_sync_type_display()} on {when:%d %b %Y %H:%M} ({self.get_sync_status_display().lower()})"
 
 
 class OutlookBusyTime(models.Model):
@@ -271,6 +310,9 @@ class OutlookBusyTime(models.Model):
         constraints = [models.UniqueConstraint(fields=["integration", "outlook_event_id"], name="outlook_busy_times_integration_event_key")]
         indexes = [models.Index(fields=["integration", "starts_at", "ends_at"], name="outlook_busy_window")]
 
+    def __str__(self) -> str:  # never the subject: the supplier's private Outlook event
+        return f"Busy in Outlook {timezone.localtime(self.starts_at):%d %b %Y %H:%M}–{timezone.localtime(self.ends_at):%H:%M}"
+
 
 class OutlookNotification(models.Model):
     """A change notification from Microsoft, stored before it is answered (processing happens in a worker).
@@ -292,3 +334,114 @@ class OutlookNotification(models.Model):
         db_table = "outlook_notifications"
         verbose_name = "Outlook change notification"
         indexes = [models.Index(fields=["integration", "processed_at"], name="outlook_notification_pending")]
+
+    def __str__(self) -> str:
+        what = self.lifecycle_event or self.change_type or "notification"
+        return f"Outlook {what} notification"
+
+
+class SupportAction(models.TextChoices):
+    INCREMENTAL_SYNC = "incremental_sync", "Ran an incremental sync"
+    FULL_RESYNC = "full_resync", "Ran a full resync"
+    RENEW_SUBSCRIPTION = "renew_subscription", "Renewed the change subscription"
+    CLEAR_CONFLICTS = "clear_conflicts", "Cleared conflicts"
+    REQUEST_RECONNECT = "request_reconnect", "Asked the supplier to reconnect"
+
+
+class OutlookSupportAuditEntry(models.Model):
+    """One support action on one integration: who, what, when (read-only for everyone, shown on the integration's admin page)."""
+
+    id = models.BigAutoField(primary_key=True)
+    integration = models.ForeignKey(OutlookCalendarIntegration, null=True, on_delete=models.SET_NULL, related_name="support_audit")
+    #: Which integration, kept in words after the integration is gone (the supplier disconnected).
+    integration_label = models.CharField(max_length=400)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=32, choices=SupportAction.choices)
+    #: What came of it, in words ("started", "skipped: Sync is switched off ...", "3 event(s) reset").
+    outcome = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "outlook_support_audit"
+        verbose_name = "support action"
+        verbose_name_plural = "support audit trail"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username}: {self.get_action_display()} on {self.integration_label} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeSide(models.TextChoices):
+    WEDSYNC = "wedsync", "WedSync"
+    OUTLOOK = "outlook", "Outlook"
+
+
+class ChangeKind(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    CONFLICT_RESOLVED = "conflict_resolved", "Conflict resolved"
+
+
+class OutlookSyncChange(models.Model):
+    """The change journal: one change a sync run applied to one side of one event (issue 18).
+
+    ``fields`` maps a field to ``{"old": ..., "new": ...}`` as the supplier sees it:
+    ``title``, ``when`` (``{"start", "end", "allDay"}``), ``location``,
+    ``description``, ``attendees`` (emails), ``reminder`` (minutes, None = off);
+    ``subject`` is the Outlook subject when the prefix in front of the title
+    changed; ``syncPreferences`` (no event) the preferences a settings change
+    replaced. Tokens, change keys and other provider internals are never stored.
+    Kept for ``OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS`` (pruned by beat).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(OutlookSyncHistory, on_delete=models.CASCADE, related_name="changes")
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, db_index=False, related_name="changes")
+    event = models.ForeignKey(CalendarEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: The WedSync event's id as text (kept when the event row is gone); empty for a settings change.
+    wedsync_event_id = models.CharField(max_length=255, blank=True, default="")
+    #: The event's title when the change was made (for the history page and the admin).
+    event_title = models.CharField(max_length=255, blank=True, default="")
+    side = models.CharField(max_length=8, choices=ChangeSide.choices)
+    kind = models.CharField(max_length=20, choices=ChangeKind.choices)
+    fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    #: The undo run that took this change back (a failed or cancelled undo run does not count).
+    undone_by = models.ForeignKey(OutlookSyncHistory, null=True, blank=True, on_delete=models.SET_NULL, related_name="undid_changes")
+
+    class Meta:
+        db_table = "outlook_sync_changes"
+        verbose_name = "Outlook sync change"
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["integration", "created_at"], name="outlook_change_integration"),
+            models.Index(fields=["integration", "wedsync_event_id"], name="outlook_change_event"),
+        ]
+        constraints = [
+            _check("side", ChangeSide, "outlook_sync_changes"),
+            _check("kind", ChangeKind, "outlook_sync_changes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_side_display()} {self.kind} {self.event_title or self.wedsync_event_id or 'settings'}"
+
+
+class OutlookSavedSettings(models.Model):
+    """A supplier's sync settings kept when they disconnect, so reconnecting restores them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_outlook_settings")
+    sync_preferences = models.JSONField(default=dict)
+    sync_direction = models.TextField(choices=SyncDirection.choices, default=SyncDirection.BIDIRECTIONAL)
+    webhook_enabled = models.BooleanField(default=True)
+    default_conflict_rules = models.JSONField(default=dict, blank=True)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "outlook_saved_settings"
+        verbose_name = "saved Outlook settings"
+        verbose_name_plural = "saved Outlook settings"
+
+    def __str__(self) -> str:
+        return f"Settings kept for {self.user} since {self.saved_at:%Y-%m-%d %H:%M}"

@@ -5,10 +5,9 @@ from django.dispatch import receiver
 
 from wedsync.events.signals import event_changed, scheduling_warnings
 
+from . import selectors, tasks
 from .models import OutlookCalendarIntegration
-
-#: ``source`` of writes the sync engine itself makes (not pushed back: that would echo).
-SYNC_SOURCE = "outlook_sync"
+from .sources import SYNC_SOURCE
 
 
 @receiver(event_changed, dispatch_uid="outlook_sync.push_on_commit")
@@ -23,16 +22,12 @@ def push_on_commit(sender, *, event_id, supplier_id, version, change, source, **
         .first()
     )
     if integration_id is not None:
-        from .tasks import schedule_push
-
-        schedule_push(integration_id)
+        tasks.schedule_push(integration_id)
 
 
 @receiver(scheduling_warnings, dispatch_uid="outlook_sync.busy_time_warnings")
 def busy_time_warnings(sender, *, supplier, event, **kwargs) -> list[str]:
     """Warn when a WedSync event lands on time that is busy in Outlook."""
-    from .actions import busy_conflicts
-
     if event.is_deleted:
         return []
-    return busy_conflicts(supplier, starts_at=event.starts_at, ends_at=event.ends_at)
+    return selectors.busy_conflicts(supplier, starts_at=event.starts_at, ends_at=event.ends_at)

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
-from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from wedsync.events.models import CalendarEvent
 
+from .sync import mapping
+from .sync.window import sync_window
 from .models import MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory, SyncStatus, SyncType
 
-#: Measured throughput of a bulk run against Graph with 4 parallel $batch requests (see docs/BENCHMARKS.md),
-#: used only to estimate how long a run will take.
-EVENTS_PER_SECOND_ESTIMATE = 40.0
 #: Renew a webhook subscription when less than this is left.
 WEBHOOK_RENEWAL_MARGIN = dt.timedelta(hours=24)
 
@@ -24,16 +22,20 @@ def supplier_integration(user) -> OutlookCalendarIntegration | None:
     return OutlookCalendarIntegration.objects.filter(user=user).first()
 
 
-def events_to_process(integration: OutlookCalendarIntegration, sync_type: str, specific_events=()) -> int:
-    """How many WedSync events a run of this type is expected to look at (an estimate for the UI)."""
-    if specific_events:
-        return len(specific_events)
-    from .sync.engine import sync_window
+def window():
+    """The synced window (see ``SYNC_WINDOW_PAST_DAYS`` / ``SYNC_WINDOW_FUTURE_DAYS``)."""
+    return sync_window()
 
-    start, end = sync_window()
-    if sync_type == SyncType.FULL_SYNC:
-        return events_in_window(integration, start, end).count()
-    return unmapped_events(integration, start, end).count() + mappings_changed_in_wedsync(integration).count()
+
+def types_switched_off(prefs) -> list[str]:
+    """Event types the supplier's preferences leave out of Outlook."""
+    return [t for t in mapping.TYPE_SWITCH if not mapping.is_type_synced(t, prefs)]
+
+
+def unmapped_in_scope(integration: OutlookCalendarIntegration):
+    """Events never synced that belong in Outlook: live, in the window, of a switched-on type, no copy yet."""
+    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    return unmapped_events(integration, *window()).exclude(event_type__in=types_switched_off(prefs))
 
 
 def events_in_window(integration: OutlookCalendarIntegration, start, end):
@@ -50,42 +52,75 @@ def unmapped_events(integration: OutlookCalendarIntegration, start, end):
 def mappings_changed_in_wedsync(integration: OutlookCalendarIntegration):
     """Event mappings whose WedSync event changed (or vanished) since it was last synced: what a push sends.
 
-    Resolving or clearing a conflict resets ``synced_wedsync_version`` to 0, so
-    those "waiting to sync" events are included too.
+    Events "waiting to sync" (``PENDING``: after a resolution or "clear
+    conflicts"), copies to make again (``needs_recreate``) and copies being
+    removed from Outlook (``REMOVING``, until Outlook confirms) are included too.
     """
     return OutlookEventMapping.objects.filter(integration=integration, kind="event").filter(
         Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version"))
+        | Q(sync_state__in=[MappingState.PENDING, MappingState.REMOVING]) | Q(needs_recreate=True)
     )
 
 
-def estimated_seconds(events: int) -> int:
-    return max(1, math.ceil(events / EVENTS_PER_SECOND_ESTIMATE))
-
-
 def sync_stats(integration: OutlookCalendarIntegration) -> dict:
+    """``syncStats``: counts over the events in scope, including those never synced yet."""
     counts = OutlookEventMapping.objects.filter(integration=integration, kind="event").aggregate(
         total=Count("id"),
         conflicted=Count("id", filter=Q(sync_state=MappingState.CONFLICT)),
         errors=Count("id", filter=Q(sync_state=MappingState.ERROR)),
     )
-    pending = mappings_changed_in_wedsync(integration).exclude(sync_state=MappingState.CONFLICT).count()
+    never_synced = unmapped_in_scope(integration).count() if integration.sync_direction != "from_outlook" else 0
+    changed = mappings_changed_in_wedsync(integration).exclude(sync_state__in=[MappingState.CONFLICT, MappingState.ERROR]).count()
     last_full = (
         OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status=SyncStatus.COMPLETED)
         .order_by("-completed_at").values_list("completed_at", flat=True).first()
     )
-    last_any = integration.last_sync_at or timezone.now()
     return {
-        "totalEvents": counts["total"],
-        "syncedEvents": counts["total"] - counts["conflicted"] - counts["errors"] - pending,
-        "pendingEvents": pending,
+        "totalEvents": counts["total"] + never_synced,
+        "syncedEvents": counts["total"] - counts["conflicted"] - counts["errors"] - changed,
+        "pendingEvents": changed + never_synced,
         "conflictedEvents": counts["conflicted"],
         "lastFullSync": last_full,
-        "nextScheduledSync": max(last_any, timezone.now()) + dt.timedelta(minutes=settings.SAFETY_NET_SYNC_MINUTES) if integration.sync_enabled else None,
+        "nextScheduledSync": next_scheduled_sync(integration),
     }
 
 
+#: The beat entry of the periodic safety-net sync (``CELERY_BEAT_SCHEDULE`` in settings).
+SAFETY_NET_BEAT_ENTRY = "outlook-safety-net-sync"
+
+
+def next_scheduled_sync(integration: OutlookCalendarIntegration, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When Celery beat next runs the safety-net sync, if that run will include this integration.
+
+    Read from beat's own schedule (django-celery-beat's ``PeriodicTask``: last run + interval), so it is
+    the real next run, not a guess; None when beat has never registered the task or it is disabled, or when
+    the run would skip this integration (sync off, reconnect needed, no calendar).
+    """
+    if not integration.sync_enabled or integration.needs_reauthorization or not integration.calendar_id:
+        return None
+    task = PeriodicTask.objects.filter(name=SAFETY_NET_BEAT_ENTRY, enabled=True).select_related("interval", "crontab").first()
+    if task is None:
+        return None
+    now = now or timezone.now()
+    # As beat's ModelEntry does: a task that never ran counts from when it was last changed.
+    last = task.last_run_at or task.date_changed or now
+    if task.interval_id:
+        due = last + task.interval.schedule.run_every
+    else:
+        due = now + task.schedule.remaining_estimate(last)
+    if task.start_time and due < task.start_time:
+        due = task.start_time
+    return max(due, now)  # overdue: beat runs it at its next tick
+
+
 def recent_history(integration: OutlookCalendarIntegration, limit: int = 10):
-    return list(OutlookSyncHistory.objects.filter(integration=integration).order_by("-started_at")[:limit])
+    from django.db.models import Exists, OuterRef
+
+    from .models import OutlookSyncChange
+
+    # has_changes: whether the run journaled anything (the history's "Undo this sync"), in the same query.
+    return list(OutlookSyncHistory.objects.filter(integration=integration).annotate(has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk"))))
+                .order_by("-started_at")[:limit])
 
 
 def webhook_status(integration: OutlookCalendarIntegration) -> dict:
@@ -104,23 +139,17 @@ def sync_job(integration: OutlookCalendarIntegration, sync_id) -> OutlookSyncHis
     return OutlookSyncHistory.objects.filter(integration=integration, pk=sync_id).first()
 
 
-def estimated_time_remaining(run: OutlookSyncHistory) -> int | None:
-    if run.sync_status != SyncStatus.IN_PROGRESS:
-        return None
-    left = max(0, run.total_events - run.events_processed)
-    if run.events_processed and run.started_at:
-        elapsed = (timezone.now() - run.started_at).total_seconds()
-        return math.ceil(left * elapsed / run.events_processed)
-    return estimated_seconds(left)
+def _mapped_rows(integration: OutlookCalendarIntegration):
+    return OutlookEventMapping.objects.filter(integration=integration, kind="event")
 
 
 def mapped_events(integration: OutlookCalendarIntegration, *, event_type=None, status=None, start=None, end=None):
     """Mappings (with their WedSync events) filtered as ``GET /events`` allows, soonest first."""
-    rows = OutlookEventMapping.objects.filter(integration=integration, kind="event").select_related("event").order_by("event__starts_at", "id")
+    rows = _mapped_rows(integration).select_related("event").order_by("event__starts_at", "id")
     if event_type:
         rows = rows.filter(wedsync_event_type=event_type)
     if status:
-        rows = rows.filter(sync_state=status)
+        rows = rows.filter(sync_state__in=[status, MappingState.REMOVING] if status == MappingState.PENDING else [status])
     if start:
         rows = rows.filter(event__ends_at__gte=start)
     if end:
@@ -128,6 +157,41 @@ def mapped_events(integration: OutlookCalendarIntegration, *, event_type=None, s
     return rows
 
 
+def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, status=None, start=None, end=None) -> dict:
+    """``filters`` of ``GET /events``: what the list was filtered by, and the values there are to filter by.
+
+    ``eventTypes`` / ``syncStatuses``: the filter applied, or (none applied) every value present among the
+    synced events. ``dateRange``: the range applied, else the span of the synced events (left out when empty).
+    ``available`` (a WedSync addition) always lists the values present and the full span.
+    """
+    rows = _mapped_rows(integration)
+    present_types = sorted(set(rows.values_list("wedsync_event_type", flat=True)))
+    present_statuses = sorted({MappingState.PENDING.value if state == MappingState.REMOVING else state for state in rows.values_list("sync_state", flat=True)})
+    span = rows.filter(event__isnull=False).aggregate(start=Min("event__starts_at"), end=Max("event__ends_at"))
+    available = {"eventTypes": present_types, "syncStatuses": present_statuses}
+    if span["start"] is not None:
+        available["dateRange"] = {"start": span["start"], "end": span["end"]}
+    filters = {
+        "eventTypes": [event_type] if event_type else present_types,
+        "syncStatuses": [status] if status else present_statuses,
+        "applied": {"eventType": event_type, "status": status, "startDate": start, "endDate": end},
+        "available": available,
+    }
+    applied_start, applied_end = start or span["start"], end or span["end"]
+    if applied_start is not None and applied_end is not None:
+        filters["dateRange"] = {"start": applied_start, "end": applied_end}
+    return filters
+
+
 def busy_intervals(integration: OutlookCalendarIntegration, start: dt.datetime, end: dt.datetime):
     """Outlook-only busy time overlapping [start, end) (from the synced calendar)."""
     return OutlookBusyTime.objects.filter(integration=integration, starts_at__lt=end, ends_at__gt=start).exclude(show_as="free").order_by("starts_at")
+
+
+def busy_conflicts(supplier, *, starts_at, ends_at, exclude_event_id=None) -> list[str]:
+    """Warnings for a WedSync event placed over Outlook-only busy time ("You have 'Dentist' in Outlook at that time")."""
+    integration = supplier_integration(supplier)
+    if integration is None:
+        return []
+    rows = busy_intervals(integration, starts_at, ends_at)[:5]
+    return [f"You have “{r.subject or 'something'}” in Outlook at that time." for r in rows]

@@ -1,14 +1,18 @@
 """Celery tasks: thin, idempotent, ids only. Each re-reads state and calls the engine or an action."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
-from django.core.cache import cache
+from django.utils import timezone
 
-from . import tokens
+from . import subscriptions, tokens
+from .graph import calendar_api
+from .graph.client import GraphClient
 from .graph.errors import ReauthorizationRequired
-from .models import OutlookCalendarIntegration, SyncType
+from .models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory, SyncType
+from .sync import engine, runs
 
 logger = logging.getLogger(__name__)
 
@@ -27,60 +31,59 @@ def enqueue(task, *args, countdown: float | None = None) -> bool:
         return False
 
 
-#: Cache key set while a push of WedSync changes is waiting to run for an integration.
-PUSH_SCHEDULED_KEY = "outlook-push-scheduled:{}"
-
-
 @shared_task(acks_late=True, ignore_result=True)
 def run_sync(run_id: str) -> None:
     """Execute one sync run (full, incremental or specific events). Safe to run twice: a finished run is skipped."""
-    from .sync import engine
+    execute(run_id)
 
-    engine.execute_run(run_id)
+
+def execute(run_id):
+    """Run one sync run; a run Outlook refused as a whole gets its one follow-up enqueued here (the engine knows no tasks)."""
+    finished = engine.execute_run(run_id)
+    follow_up = getattr(finished, "follow_up", None)
+    if follow_up is not None:
+        retry_id, delay = follow_up
+        enqueue(run_sync, retry_id, countdown=delay)
+    return finished
 
 
 def schedule_push(integration_id) -> None:
-    """Push WedSync changes of this integration soon; a burst of edits shares one push.
+    """Push WedSync changes of this integration soon: a queued run is recorded now (the API shows it as
+    ``queued``), and a burst of edits shares it (a waiting run absorbs later requests, see ``runs.open_run``).
 
-    The key is cleared when the push starts (before it reads what changed), so
-    an edit made after that schedules another push instead of being missed.
+    The run counts and reads what changed only when a worker begins it, so an
+    edit made after that gets a new run instead of being missed.
     """
-    _schedule_once(PUSH_SCHEDULED_KEY.format(integration_id), push_wedsync_changes, integration_id, countdown=0.3)
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None).first()
+    if integration is None or integration.sync_direction == "from_outlook":
+        return
+    _schedule_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change", countdown=0.3)
 
 
-def _schedule_once(key: str, task, integration_id, *, countdown: float) -> None:
-    """Enqueue ``task`` for the integration unless one is already waiting (``key`` marks it; the task clears it)."""
-    try:
-        first = cache.add(key, 1, timeout=300)
-    except Exception:  # noqa: BLE001  (cache down: enqueue anyway, a duplicate run is harmless)
-        first = True
-    if first and not enqueue(task, integration_id, countdown=countdown):
-        _forget(key)  # so the next change tries again
+def _schedule_run(integration, *, sync_type: str, triggered_by: str, countdown: float) -> None:
+    """Record a queued run (or join the waiting one) and hand a new one to a worker after ``countdown``."""
+    run, created = runs.open_run(integration, sync_type=sync_type, triggered_by=triggered_by)
+    if created and not enqueue(run_sync, run.pk, countdown=countdown):
+        runs.finish(run, errors=[{"eventId": "", "eventType": "", "errorCode": "queue_unavailable", "retryable": True,
+                                  "errorMessage": "We couldn't start the sync just now. The periodic sync will catch up."}], failed=True)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def push_wedsync_changes(integration_id: str) -> None:
-    """Send every pending WedSync change of the integration to Outlook (one run)."""
-    from .sync import engine, runs
+    """Send every pending WedSync change of the integration to Outlook (one run).
 
-    _forget(PUSH_SCHEDULED_KEY.format(integration_id))
+    Kept for messages sent before runs were recorded at scheduling time; ``schedule_push`` no longer sends it.
+    """
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change")
-    engine.execute_run(run.pk)
+    execute(run.pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def safety_net_sync() -> int:
     """Beat: an incremental sync of every healthy integration (a full one daily), in case a notification or push was lost."""
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from .models import OutlookSyncHistory
-    from .sync import runs
-
     started = 0
     day_ago = timezone.now() - dt.timedelta(days=1)
     for integration in OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None):
@@ -108,52 +111,70 @@ def refresh_expiring_tokens() -> int:
     return refreshed
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_calendar_list(integration_id: str) -> int:
+    """Read the account's calendars and cache them on the integration (the settings page reads the cache)."""
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, needs_reauthorization=False).first()
+    if integration is None:
+        return 0
+    try:
+        calendars = calendar_api.list_calendars(GraphClient.for_integration(integration))
+    except ReauthorizationRequired:
+        return 0
+    now = timezone.now()
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(calendar_list=[c.to_contract() for c in calendars], calendar_list_at=now)
+    return len(calendars)
+
+
 # --- change notifications and subscriptions ---
-NOTIFICATION_SCHEDULED_KEY = "outlook-notification-sync:{}"
-
-
 def schedule_notification_sync(integration_id) -> None:
-    """Run one incremental sync for the notifications stored so far; a burst shares it (same scheme as pushes)."""
-    _schedule_once(NOTIFICATION_SCHEDULED_KEY.format(integration_id), process_notifications, integration_id, countdown=0.2)
+    """Run one incremental sync for the notifications stored so far; a burst shares it (same scheme as pushes).
+
+    The run's end marks the notifications received before it began as processed (``runs.finish``).
+    """
+    # Fast path (the receiver answers Microsoft within 3 s): a run that reads Outlook and has not begun yet
+    # will read after this notification was stored, so it covers it; no lock needed to know that.
+    if OutlookSyncHistory.objects.filter(integration_id=integration_id, sync_status="in_progress", is_queued=True,
+                                         sync_type__in=[SyncType.WEBHOOK_TRIGGERED, SyncType.INCREMENTAL, SyncType.FULL_SYNC]).exclude(triggered_by="retry").exists():
+        return
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None).first()
+    if integration is not None:
+        _schedule_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook", countdown=0.2)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_notifications(integration_id: str) -> None:
-    """An incremental (delta) sync covering every notification received until now."""
-    from django.utils import timezone
+    """An incremental (delta) sync covering every notification received until now.
 
-    from .models import OutlookNotification
-    from .sync import engine, runs
-
-    _forget(NOTIFICATION_SCHEDULED_KEY.format(integration_id))
+    Kept for messages sent before runs were recorded at scheduling time; ``schedule_notification_sync`` no longer sends it.
+    """
     cutoff = timezone.now()
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
     if integration is None:
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook")
-    engine.execute_run(run.pk)
-    OutlookNotification.objects.filter(integration_id=integration_id, processed_at__isnull=True, received_at__lte=cutoff).update(processed_at=timezone.now())
+    finished = execute(run.pk)
+    # Only a run that completed covered these notifications; after a failed one they stay unprocessed
+    # (the follow-up run or the safety-net sync reads the changes, and the count shows them waiting).
+    if finished is not None and finished.sync_status == "completed":
+        OutlookNotification.objects.filter(integration_id=integration_id, processed_at__isnull=True, received_at__lte=cutoff).update(processed_at=timezone.now())
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def handle_lifecycle_event(integration_id: str, event: str) -> None:
-    from . import webhooks
-
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, needs_reauthorization=False).first()
-    if integration is not None:
-        webhooks.handle_lifecycle(integration, event)
+    if integration is not None and subscriptions.handle_lifecycle(integration, event) == "resync":
+        schedule_notification_sync(integration.pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def ensure_subscription(integration_id: str) -> str:
     """Create, renew or delete the integration's subscription to match its settings (idempotent)."""
-    from . import webhooks
-
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id).first()
     if integration is None:
         return "gone"
     try:
-        return webhooks.maintain(integration)
+        return subscriptions.maintain(integration)
     except ReauthorizationRequired:
         return "needs_reconnect"
 
@@ -171,8 +192,10 @@ def maintain_subscriptions() -> int:
     return count
 
 
-def _forget(key: str) -> None:
-    try:
-        cache.delete(key)
-    except Exception:  # noqa: BLE001  (cache down too: the key expires by itself)
-        pass
+
+@shared_task(acks_late=True, ignore_result=True)
+def prune_change_journal() -> int:
+    """Beat (daily): forget journal entries older than ``OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS`` (they can no longer be undone)."""
+    from .sync import journal
+
+    return journal.prune()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import locks
 from .graph import oauth
-from .graph.errors import ReauthorizationRequired
+from .graph.errors import IdentityUnavailable, ReauthorizationRequired
 from .models import OutlookCalendarIntegration
 
 logger = logging.getLogger(__name__)
@@ -43,22 +43,34 @@ def access_token(integration_id, *, force_refresh: bool = False, margin: dt.time
     if not force_refresh and _fresh(integration, margin):
         return integration.get_access_token()
     refused_token = integration.access_token_encrypted
-    with locks.exclusive(f"token-refresh:{integration_id}"):
-        integration.refresh_from_db()
-        if integration.needs_reauthorization:
-            raise ReauthorizationRequired("integration needs reauthorization", code=integration.reauthorization_reason or "invalid_grant")
-        already_refreshed = integration.access_token_encrypted != refused_token
-        if (already_refreshed or not force_refresh) and _fresh(integration, margin):
-            return integration.get_access_token()
-        try:
-            tokens = oauth.refresh(integration.get_refresh_token())
-        except ReauthorizationRequired as exc:
-            mark_needs_reauthorization(integration.id, exc.code)
-            raise
-        integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
-        integration.save(update_fields=["access_token_encrypted", "refresh_token_encrypted", "token_expires_at", "updated_at"])
-        logger.info("Refreshed Outlook tokens for integration %s (expire %s)", integration.id, tokens.expires_at.isoformat())
-        return tokens.access_token
+    try:
+        with _refresh_lock(integration_id):
+            return _refresh(integration, refused_token, force_refresh=force_refresh, margin=margin)
+    except locks.LockTimeout:
+        # Another worker has been refreshing for too long: treat it like the identity platform being slow.
+        raise IdentityUnavailable("token refresh lock busy", code="refresh_busy") from None
+
+
+def _refresh_lock(integration_id):
+    return locks.exclusive(f"token-refresh:{integration_id}")
+
+
+def _refresh(integration: OutlookCalendarIntegration, refused_token: str, *, force_refresh: bool, margin: dt.timedelta) -> str:
+    integration.refresh_from_db()
+    if integration.needs_reauthorization:
+        raise ReauthorizationRequired("integration needs reauthorization", code=integration.reauthorization_reason or "invalid_grant")
+    already_refreshed = integration.access_token_encrypted != refused_token
+    if (already_refreshed or not force_refresh) and _fresh(integration, margin):
+        return integration.get_access_token()
+    try:
+        tokens = oauth.refresh(integration.get_refresh_token())
+    except ReauthorizationRequired as exc:
+        mark_needs_reauthorization(integration.id, exc.code)
+        raise
+    integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
+    integration.save(update_fields=["access_token_encrypted", "refresh_token_encrypted", "token_expires_at", "updated_at"])
+    logger.info("Refreshed Outlook tokens for integration %s (expire %s)", integration.id, tokens.expires_at.isoformat())
+    return tokens.access_token
 
 
 def mark_needs_reauthorization(integration_id, reason_code: str) -> None:

@@ -3,7 +3,7 @@
 # Same services and environment as scripts/test.sh, with its own database `wedsync_bench`.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" requirements-dev.txt
-NAME="${1:?usage: scripts/bench.sh <bulk_push|import_memory|incremental_cost|latency|receiver_load> [args]}"
+NAME="${1:?usage: scripts/bench.sh <bulk_push|import_memory|incremental_cost|latency|noisy_neighbour> [args]}"
 shift
 psql -h 127.0.0.1 -U root -d test -tAc "SELECT 1 FROM pg_database WHERE datname='wedsync_bench'" | grep -q 1 \
   || psql -h 127.0.0.1 -U root -d test -c "CREATE DATABASE wedsync_bench" >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's demo command: runs WedSync with the Graph emulator and a worker
 # on SQLite with a filesystem broker (no services needed), seeds a supplier
-# with a week of wedding events, and prints the URL and logins. Ctrl-C stops all.
+# with wedding events this week and next, and prints the URL and logins. Ctrl-C stops all.
+# DEMO_PORT (default 8000) and DEMO_EMULATOR_PORT (default 8001) choose the ports; rm -rf var/demo resets it.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" requirements.txt
 
@@ -47,8 +48,21 @@ PIDS+=($!)
 for _ in $(seq 40); do grep -q base_url "$DEMO_DIR/emulator.log" 2>/dev/null && break; sleep 0.25; done
 grep -q base_url "$DEMO_DIR/emulator.log" || { echo "The Graph emulator did not start; see $DEMO_DIR/emulator.log" >&2; exit 1; }
 
-"$PY" -m celery -A wedsync worker -B --pool threads --concurrency 4 --loglevel INFO \
-  --schedule "$DEMO_DIR/celerybeat-schedule" > "$DEMO_DIR/worker.log" 2>&1 &
+# The worker is supervised: if it dies (e.g. the filesystem broker's known JSONDecodeError race), it is
+# restarted after 2 s and the exit is written to worker.log, so runs never stay "in progress" unnoticed.
+: > "$DEMO_DIR/worker.log"
+(
+  child=""
+  trap '[ -n "$child" ] && kill "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    "$PY" -m celery -A wedsync worker -B --pool threads --concurrency 4 --loglevel INFO \
+      --schedule "$DEMO_DIR/celerybeat-schedule" >> "$DEMO_DIR/worker.log" 2>&1 &
+    child=$!
+    status=0; wait "$child" || status=$?
+    echo "$(date -u +%FT%TZ) demo: the worker exited with status $status; restarting it in 2 s" | tee -a "$DEMO_DIR/worker.log" >&2
+    sleep 2
+  done
+) &
 PIDS+=($!)
 
 cat <<MSG

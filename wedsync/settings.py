@@ -5,9 +5,11 @@ The defaults run the demo with no services at all: SQLite, a filesystem Celery
 broker and a file-based cache. Tests and production set ``DATABASE_URL``,
 ``CELERY_BROKER_URL`` and ``CACHE_URL`` to PostgreSQL and Redis.
 """
+import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("WEDSYNC_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "wedsync.events",
     "outlook_sync",
     "calendar_ui",
@@ -41,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "wedsync.api_errors.ApiErrorShapeMiddleware",  # every error under /api/ in the one JSON shape
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +53,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "wedsync.security.ContentSecurityPolicyMiddleware",  # django-csp + the sign-in origin in form-action
+    # Last, as django-axes requires: turns a locked-out login into a 429 page or error.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wedsync.urls"
@@ -64,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "calendar_ui.context_processors.navigation",
             ],
         },
     },
@@ -116,8 +124,41 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else None
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+#: Sign a supplier out after this many seconds without a request (the session is renewed on each one).
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Content-Security-Policy (django-csp): scripts and styles only from this site; inline styles are
+# allowed for the admin's formatted cells, inline scripts never.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],  # + MICROSOFT_AUTHORITY's origin, added per response by wedsync.security
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login floods (django-axes): a username + address pair is locked out after this many wrong passwords.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+#: ... for this long (a timedelta; axes answers 429 with Retry-After meanwhile).
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "wedsync.security.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_IPWARE_PROXY_COUNT = 1 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else None
+AXES_VERBOSE = False
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -128,17 +169,35 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "wedsync.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per-user limits on the expensive endpoints (rates below); 429 in the error shape with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["wedsync.security.EndpointThrottle"],
+}
+#: Requests per user per scope: "<count>/<second|minute|hour|day>".
+API_THROTTLE_RATES = {
+    "sync": env.str("THROTTLE_SYNC_RATE", default="20/minute"),  # POST /sync
+    "force_sync": env.str("THROTTLE_FORCE_SYNC_RATE", default="30/minute"),  # POST /events/<id>/force-sync
+    "availability": env.str("THROTTLE_AVAILABILITY_RATE", default="120/minute"),  # GET /availability
+    "auth": env.str("THROTTLE_AUTH_RATE", default="10/minute"),  # GET /auth, POST /auth/callback
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WedSync Outlook Calendar Sync API",
     "DESCRIPTION": "The JSON contract of WS-217 (camelCase) plus the WedSync events API.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for signed-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "outlook_sync.api.schema.drop_optional_from_required",
+        "outlook_sync.api.schema.document_errors",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "EventTypeEnum": "wedsync.events.models.EventType.choices",
+        "MappingSyncStatusEnum": ["synced", "pending", "conflict", "error"],
+        "RunStatusEnum": ["queued", "in_progress", "completed", "failed", "cancelled"],
+        "SyncStartStatusEnum": ["started", "queued"],
+    },
 }
 
 # --- Celery ---
@@ -196,6 +255,8 @@ GRAPH_CA_BUNDLE = env.str("GRAPH_CA_BUNDLE", default="")
 GRAPH_TIMEOUT_SECONDS = env.float("GRAPH_TIMEOUT_SECONDS", default=30.0)
 #: Public https base URL where Microsoft can reach this app's webhook endpoints.
 WEBHOOK_PUBLIC_BASE_URL = env.str("WEBHOOK_PUBLIC_BASE_URL", default="").rstrip("/")
+#: Refused (forged or stale) notifications are counted and logged once per this many seconds.
+WEBHOOK_REFUSED_LOG_INTERVAL_SECONDS = env.int("WEBHOOK_REFUSED_LOG_INTERVAL_SECONDS", default=60)
 
 # --- Sync behaviour ---
 #: The synced window: from this many days ago ...
@@ -206,9 +267,14 @@ SYNC_WINDOW_FUTURE_DAYS = env.int("SYNC_WINDOW_FUTURE_DAYS", default=365)
 SAFETY_NET_SYNC_MINUTES = env.int("SAFETY_NET_SYNC_MINUTES", default=15)
 #: Parallel $batch requests per bulk run (Graph allows 4 concurrent requests per mailbox).
 SYNC_BATCH_CONCURRENCY = env.int("SYNC_BATCH_CONCURRENCY", default=4)
+# How many items of one $batch Outlook runs at once (Microsoft: up to 4); a batch holds that many of the mailbox's 4 slots.
+GRAPH_BATCH_PARALLELISM = env.int("GRAPH_BATCH_PARALLELISM", default=4)
+#: Days the change journal (what each sync changed, for undo) is kept; pruned daily by beat.
+OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS = env.int("OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS", default=30)
 
 CELERY_BEAT_SCHEDULE.update({
     "outlook-safety-net-sync": {"task": "outlook_sync.tasks.safety_net_sync", "schedule": SAFETY_NET_SYNC_MINUTES * 60.0},
     "outlook-refresh-tokens": {"task": "outlook_sync.tasks.refresh_expiring_tokens", "schedule": 300.0},
     "outlook-maintain-subscriptions": {"task": "outlook_sync.tasks.maintain_subscriptions", "schedule": 3600.0},
+    "outlook-prune-change-journal": {"task": "outlook_sync.tasks.prune_change_journal", "schedule": 86400.0},
 })

@@ -20,3 +20,58 @@ def drop_optional_from_required(result, generator, request, public):
             if not schema["required"]:
                 del schema["required"]
     return result
+
+
+#: Error responses every operation under /api/ may give (all in the one error shape).
+_ERROR_STATUSES = {
+    "400": "The request is at fault: `validation_error` (see `details`), `parse_error`, or an action's own code (e.g. `unknown_events` with `ids`).",
+    "401": "`not_authenticated`: sign in first.",
+    "403": "`csrf_failed` (send the `csrftoken` cookie's value in the `X-CSRFToken` header) or `permission_denied`.",
+    "404": "`not_connected` (Outlook isn't connected), `sync_not_found`, `event_not_found`, `change_not_found` (undo), or `no_such_endpoint`.",
+    "405": "`method_not_allowed`.",
+    "409": "The integration's state refuses it: `needs_reconnect`, `no_calendar`, `sync_disabled`, `has_conflict`, `no_conflict`, `already_connected`, and for undo `already_undone`, `nothing_to_undo`, `sync_in_progress`.",
+    "415": "`unsupported_media_type`: send JSON.",
+    "502": "Microsoft couldn't be reached or refused (`microsoft_unavailable`).",
+    "503": "`sync_unavailable`: the job queue is unreachable; try again.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "The one error shape of every API error. `details` (when the request was at fault) maps each field "
+        "(dotted for nested fields, `body` for the request as a whole) to a list of messages; `ids` lists ids "
+        "from the request that were not found (e.g. `specificEvents`). Messages are written for the supplier "
+        "and never echo more than 100 characters of what was sent."
+    ),
+    "properties": {
+        "success": {"type": "boolean", "enum": [False]},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for the frontend."},
+                "message": {"type": "string", "description": "For the supplier, shown as is."},
+                "details": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                "ids": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["code", "message"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["success", "error"],
+    "additionalProperties": False,
+}
+
+
+def document_errors(result, generator, request, public):
+    """Every operation documents its error responses with the shared ``ApiError`` schema."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/ApiError"}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for status, text in _ERROR_STATUSES.items():
+                operation["responses"].setdefault(status, {"description": text, "content": {"application/json": {"schema": ref}}})
+    return result

@@ -2,13 +2,89 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from django.utils import timezone
 from rest_framework import serializers
 
+from wedsync.api_errors import shorten
+from wedsync.api_fields import Choice, StrictBooleanField, StrictRequestSerializer
 from wedsync.events.models import EventType
 
 from ..models import SyncDirection
+from ..sync import runs
+
+
+UTC = dt.timezone.utc
+#: ``triggeredBy`` takes only the spec's four values; the precise reason is in ``reason`` (a WedSync addition).
+TRIGGER_OF_REASON = {
+    "manual": "manual",
+    "force": "manual",
+    "conflict_resolution": "manual",
+    "undo": "manual",
+    "admin": "manual",
+    "webhook": "webhook",
+    "schedule": "scheduled",
+    "scheduled": "scheduled",
+    "connect": "auto",
+    "settings_change": "auto",
+    "wedsync_change": "auto",
+    "retry": "auto",
+    "auto": "auto",
+}
+TRIGGERS = ("manual", "webhook", "scheduled", "auto")
+#: Run states: the spec's four plus ``queued`` (a WedSync addition: created, waiting for a worker).
+RUN_STATES = ("queued", "in_progress", "completed", "failed", "cancelled")
+
+
+def iso_z(value) -> str | None:
+    """An instant as ISO-8601 UTC with ``Z`` (``2026-06-20T14:00:00Z``); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def duration_ms(run) -> int:
+    """The run's duration: stored once it ended, the time since a worker began it while it goes on, 0 while queued."""
+    if run.sync_duration_ms is not None and run.completed_at is not None:
+        return run.sync_duration_ms
+    began = getattr(run, "began_at", None)
+    if began is None or run.is_queued:
+        return 0
+    return max(0, int((timezone.now() - began).total_seconds() * 1000))
+
+
+def all_day_date(event) -> str:
+    """The first day of an all-day WedSync event, in its own time zone (``YYYY-MM-DD``)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(event.time_zone or "UTC")
+    except (ValueError, KeyError):
+        zone = UTC
+    return event.starts_at.astimezone(zone).date().isoformat()
+
+
+def api_mapping_state(state: str) -> str:
+    """A mapping's state in the spec's words (``removing`` is a WedSync-internal kind of ``pending``)."""
+    return "pending" if state == "removing" else state
+
+
+def trigger_of(reason: str) -> str:
+    return TRIGGER_OF_REASON.get(reason, "auto")
+
+
+def run_state(run) -> str:
+    return "queued" if run.sync_status == "in_progress" and run.is_queued else run.sync_status
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Reads ISO-8601 date-times; writes them in UTC with ``Z``."""
+
+    def to_representation(self, value):
+        return iso_z(value) if value else None
 
 
 class ContractSerializer(serializers.Serializer):
@@ -37,7 +113,7 @@ class OutlookIntegrationSerializer(ContractSerializer):
     syncEnabled = serializers.BooleanField(source="sync_enabled")
     syncDirection = serializers.ChoiceField(source="sync_direction", choices=SyncDirection.choices)
     syncPreferences = serializers.JSONField(source="sync_preferences")
-    lastSyncAt = serializers.DateTimeField(source="last_sync_at", allow_null=True)
+    lastSyncAt = UtcDateTimeField(source="last_sync_at", allow_null=True)
     lastSyncStatus = serializers.CharField(source="last_sync_status")
     needsReauthorization = serializers.BooleanField(source="needs_reauthorization")
     accountEmail = serializers.CharField(source="microsoft_account_email")
@@ -46,7 +122,7 @@ class OutlookIntegrationSerializer(ContractSerializer):
     def get_throttledUntil(self, integration) -> str | None:
         """When Outlook asked us to slow down, until when (the UI says "throttled, will retry at ...")."""
         until = integration.throttled_until
-        return until.isoformat() if until and until > timezone.now() else None
+        return iso_z(until) if until and until > timezone.now() else None
 
 
 class OutlookCalendarOwnerSerializer(serializers.Serializer):
@@ -68,7 +144,7 @@ class OutlookAuthResponseSerializer(serializers.Serializer):
     state = serializers.CharField()
 
 
-class OutlookCallbackRequestSerializer(serializers.Serializer):
+class OutlookCallbackRequestSerializer(StrictRequestSerializer):
     """``{code, state}``; or, when the supplier cancelled at Microsoft, ``{state, error, error_description}``."""
 
     code = serializers.CharField(max_length=4096, required=False)
@@ -78,7 +154,7 @@ class OutlookCallbackRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("code") and not attrs.get("error"):
-            raise serializers.ValidationError({"code": "The sign-in code from Microsoft is missing."})
+            raise serializers.ValidationError({"code": ["The sign-in code from Microsoft is missing."]})
         return attrs
 
 
@@ -90,16 +166,27 @@ class OutlookCallbackResponseSerializer(serializers.Serializer):
 
 # --- sync status and jobs ---
 class SyncStatsSerializer(ContractSerializer):
+    """``syncStats``. ``totalEvents`` counts the WedSync events in scope (in the synced window, of the switched-on
+    types) plus the ones mapped outside it; ``pendingEvents`` those waiting to go to Outlook, including events
+    never synced yet. ``lastFullSync`` is when the last full sync completed, null before the first one completes.
+    ``nextScheduledSync`` is the next run of the safety-net sync (Celery beat) that will include this
+    integration; null when none will (sync switched off, reconnect needed, no calendar, or beat not running)."""
+
     totalEvents = serializers.IntegerField()
     syncedEvents = serializers.IntegerField()
     pendingEvents = serializers.IntegerField()
     conflictedEvents = serializers.IntegerField()
-    lastFullSync = serializers.DateTimeField(allow_null=True)
-    nextScheduledSync = serializers.DateTimeField(allow_null=True)
+    lastFullSync = UtcDateTimeField(allow_null=True)
+    nextScheduledSync = UtcDateTimeField(allow_null=True)
 
 
 class SyncHistoryItemSerializer(ContractSerializer):
-    optional_fields = ("completedAt", "errors")
+    """``OutlookSyncHistoryItem``. WedSync additions: ``syncStatus`` may be ``queued`` (created, waiting for a
+    worker); ``reason`` says precisely why the run happened (``triggeredBy`` keeps to the spec's four values);
+    ``beganAt`` is when a worker actually began it (``startedAt`` is when it was requested). ``syncDurationMs``
+    is the time so far while the run goes on."""
+
+    optional_fields = ("completedAt", "errors", "beganAt")
 
     id = serializers.UUIDField()
     syncType = serializers.CharField(source="sync_type")
@@ -109,15 +196,23 @@ class SyncHistoryItemSerializer(ContractSerializer):
     eventsUpdated = serializers.IntegerField(source="events_updated")
     eventsDeleted = serializers.IntegerField(source="events_deleted")
     conflictsDetected = serializers.IntegerField(source="conflicts_detected")
-    syncStatus = serializers.CharField(source="sync_status")
+    syncStatus = serializers.SerializerMethodField()
     syncDurationMs = serializers.SerializerMethodField()
-    startedAt = serializers.DateTimeField(source="started_at")
-    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
-    triggeredBy = serializers.CharField(source="triggered_by")
+    startedAt = UtcDateTimeField(source="started_at")
+    beganAt = UtcDateTimeField(source="began_at", allow_null=True)
+    completedAt = UtcDateTimeField(source="completed_at", allow_null=True)
+    triggeredBy = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="triggered_by")
     errors = serializers.SerializerMethodField()
 
+    def get_syncStatus(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
+        return run_state(run)
+
+    def get_triggeredBy(self, run) -> Literal["manual", "webhook", "scheduled", "auto"]:
+        return trigger_of(run.triggered_by)
+
     def get_syncDurationMs(self, run) -> int:
-        return run.sync_duration_ms or 0
+        return duration_ms(run)
 
     def get_errors(self, run) -> list | None:
         return run.sync_errors or None
@@ -128,7 +223,7 @@ class WebhookStatusSerializer(ContractSerializer):
 
     isActive = serializers.BooleanField()
     subscriptionId = serializers.CharField(allow_null=True)
-    expiresAt = serializers.DateTimeField(allow_null=True)
+    expiresAt = UtcDateTimeField(allow_null=True)
     renewalNeeded = serializers.BooleanField()
 
 
@@ -139,17 +234,24 @@ class SyncStatusResponseSerializer(serializers.Serializer):
     webhookStatus = WebhookStatusSerializer()
 
 
-class SyncRequestSerializer(serializers.Serializer):
-    syncType = serializers.ChoiceField(choices=["full_sync", "incremental"], required=False, default="incremental")
-    syncDirection = serializers.ChoiceField(choices=SyncDirection.choices, required=False)
+class SyncRequestSerializer(StrictRequestSerializer):
+    syncType = Choice(choices=["full_sync", "incremental"], required=False, default="incremental")
+    syncDirection = Choice(choices=SyncDirection.choices, required=False)
     specificEvents = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=500, default=list)
 
 
 class SyncResponseSerializer(serializers.Serializer):
+    """``OutlookSyncResponse``: ``started`` when no other run of the integration is ahead of this one, else ``queued``.
+
+    ``estimatedDuration`` (seconds) covers the runs ahead and this one, from the measured throughput of the
+    integration's recent runs. A request made while a run is still waiting joins that run: ``syncId`` is then
+    the waiting run's id.
+    """
+
     syncId = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["started", "queued"])
-    estimatedDuration = serializers.IntegerField()
-    eventsToProcess = serializers.IntegerField()
+    estimatedDuration = serializers.IntegerField(min_value=1)
+    eventsToProcess = serializers.IntegerField(min_value=0)
 
 
 class SyncErrorSerializer(serializers.Serializer):
@@ -170,23 +272,40 @@ class SyncProgressSerializer(serializers.Serializer):
 
 
 class SyncJobResponseSerializer(ContractSerializer):
-    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining")
+    """``OutlookSyncJobResponse``. WedSync additions: ``status`` ``queued`` (waiting for a worker; the spec's hook
+    keeps polling), ``beganAt``, ``syncType``, ``triggeredBy``/``reason`` and ``syncDurationMs`` as in the history.
+    ``progress.totalEvents`` is counted before the run changes anything. ``estimatedTimeRemaining`` (seconds)
+    comes from this integration's measured throughput, and includes the runs ahead while queued."""
+
+    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining", "beganAt")
 
     syncId = serializers.UUIDField(source="id")
-    status = serializers.CharField(source="sync_status")
+    status = serializers.SerializerMethodField()
     progress = SyncProgressSerializer(source="*")
     errors = serializers.SerializerMethodField()
-    startedAt = serializers.DateTimeField(source="started_at")
-    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+    startedAt = UtcDateTimeField(source="started_at")
+    beganAt = UtcDateTimeField(source="began_at", allow_null=True)
+    completedAt = UtcDateTimeField(source="completed_at", allow_null=True)
     estimatedTimeRemaining = serializers.SerializerMethodField()
+    syncType = serializers.CharField(source="sync_type")
+    triggeredBy = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="triggered_by")
+    syncDurationMs = serializers.SerializerMethodField()
+
+    def get_status(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
+        return run_state(run)
+
+    def get_triggeredBy(self, run) -> Literal["manual", "webhook", "scheduled", "auto"]:
+        return trigger_of(run.triggered_by)
+
+    def get_syncDurationMs(self, run) -> int:
+        return duration_ms(run)
 
     def get_errors(self, run) -> list | None:
         return run.sync_errors or None
 
     def get_estimatedTimeRemaining(self, run) -> int | None:
-        from ..selectors import estimated_time_remaining
-
-        return estimated_time_remaining(run)
+        return runs.estimated_time_remaining(run)
 
 
 # --- events ---
@@ -199,6 +318,12 @@ class SyncConflictSerializer(serializers.Serializer):
 
 
 class OutlookMappedEventSerializer(ContractSerializer):
+    """``OutlookMappedEvent``. Dates: ISO-8601 UTC with ``Z`` (``2026-06-20T14:00:00Z``), except all-day events,
+    whose ``wedSyncEventDate``/``outlookEventDate`` are their first day as a date (``2026-06-20``, in the event's own
+    time zone). ``outlookEventTitle``/``outlookEventDate`` are what Outlook held when WedSync last read or wrote the
+    event (the title without the prefix WedSync added), so during a conflict they show Outlook's side; empty for an
+    event Outlook has not been read for yet. ``isAllDay`` is a WedSync addition."""
+
     optional_fields = ("syncConflicts",)
 
     wedSyncEventId = serializers.CharField(source="wedsync_event_id")
@@ -208,24 +333,36 @@ class OutlookMappedEventSerializer(ContractSerializer):
     outlookEventId = serializers.CharField(source="outlook_event_id")
     outlookEventTitle = serializers.SerializerMethodField()
     outlookEventDate = serializers.SerializerMethodField()
-    syncStatus = serializers.CharField(source="sync_state")
-    lastSynced = serializers.DateTimeField(source="last_synced_at")
+    syncStatus = serializers.SerializerMethodField()
+    lastSynced = UtcDateTimeField(source="last_synced_at")
     syncConflicts = serializers.SerializerMethodField()
     canResync = serializers.SerializerMethodField()
+    isAllDay = serializers.SerializerMethodField()
 
     def get_wedSyncEventTitle(self, row) -> str:
         return row.event.title if row.event else ""
 
-    def get_wedSyncEventDate(self, row) -> str | None:
-        return row.event.starts_at.isoformat() if row.event else None
+    def get_wedSyncEventDate(self, row) -> str:
+        if row.event is None:
+            return ""
+        if row.event.is_all_day:
+            return all_day_date(row.event)
+        return iso_z(row.event.starts_at)
 
     def get_outlookEventTitle(self, row) -> str:
-        prefix = self.context.get("prefix", "")
-        title = (row.base_snapshot or {}).get("title")
-        return f"{prefix}{title}" if title is not None else ""
+        """The subject Outlook held when we last read or wrote it, without the prefix WedSync added."""
+        return (row.outlook_last_seen or {}).get("title", "")
 
-    def get_outlookEventDate(self, row) -> str | None:
-        return ((row.base_snapshot or {}).get("when") or {}).get("start")
+    def get_outlookEventDate(self, row) -> str:
+        """Outlook's start when we last read or wrote it: UTC with Z, or the date of an all-day event."""
+        return (row.outlook_last_seen or {}).get("start", "")
+
+    def get_syncStatus(self, row) -> Literal["synced", "pending", "conflict", "error"]:
+        """The spec's four states; a copy being removed from Outlook (``removing``) is waiting to sync."""
+        return api_mapping_state(row.sync_state)
+
+    def get_isAllDay(self, row) -> bool:
+        return bool(row.event and row.event.is_all_day)
 
     def get_syncConflicts(self, row) -> list | None:
         return row.sync_conflicts or None
@@ -240,38 +377,96 @@ class PaginationSerializer(serializers.Serializer):
     totalEvents = serializers.IntegerField()
 
 
-class EventsQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
+class EventsQuerySerializer(StrictRequestSerializer):
+    page = serializers.IntegerField(min_value=1, max_value=100000, required=False, default=1)
     pageSize = serializers.IntegerField(min_value=1, max_value=200, required=False, default=25)
-    eventType = serializers.ChoiceField(choices=EventType.choices, required=False)
-    status = serializers.ChoiceField(choices=["synced", "pending", "conflict", "error"], required=False)
+    eventType = Choice(choices=EventType.choices, required=False)
+    status = Choice(choices=["synced", "pending", "conflict", "error"], required=False)
     startDate = serializers.DateTimeField(required=False)
     endDate = serializers.DateTimeField(required=False)
 
     def validate(self, attrs):
         if attrs.get("startDate") and attrs.get("endDate") and attrs["endDate"] < attrs["startDate"]:
-            raise serializers.ValidationError({"endDate": "The end date must be after the start date."})
+            raise serializers.ValidationError({"endDate": ["The end date must be after the start date."]})
         return attrs
+
+
+class DateRangeSerializer(serializers.Serializer):
+    start = UtcDateTimeField()
+    end = UtcDateTimeField()
+
+
+class EventTypesAndStatusesSerializer(ContractSerializer):
+    optional_fields = ("dateRange",)
+
+    eventTypes = serializers.ListField(child=Choice(choices=EventType.choices))
+    syncStatuses = serializers.ListField(child=Choice(choices=["synced", "pending", "conflict", "error"]))
+    dateRange = DateRangeSerializer(required=False, allow_null=True)
+
+
+class AppliedFiltersSerializer(serializers.Serializer):
+    eventType = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    startDate = UtcDateTimeField(allow_null=True)
+    endDate = UtcDateTimeField(allow_null=True)
+
+
+class EventFiltersSerializer(EventTypesAndStatusesSerializer):
+    """``filters``: ``eventTypes``/``syncStatuses`` are the filter applied, or every value present among the synced
+    events when none is; ``dateRange`` the range applied, else the span of the synced events (left out when there
+    are none). WedSync additions: ``applied`` (the query's filters, null when not given) and ``available`` (the
+    values present and the span, whatever the filter)."""
+
+    applied = AppliedFiltersSerializer()
+    available = EventTypesAndStatusesSerializer()
 
 
 class EventsResponseSerializer(serializers.Serializer):
     events = OutlookMappedEventSerializer(many=True)
     pagination = PaginationSerializer()
+    filters = EventFiltersSerializer()
 
 
-class ResolutionSerializer(serializers.Serializer):
-    useValue = serializers.ChoiceField(choices=["wedsync", "outlook", "custom"])
+class ResolutionSerializer(StrictRequestSerializer):
+    useValue = Choice(choices=["wedsync", "outlook", "custom"])
     customValue = serializers.JSONField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if attrs["useValue"] == "custom" and "customValue" not in attrs:
-            raise serializers.ValidationError({"customValue": "Give the value to use when choosing “custom”."})
+            raise serializers.ValidationError({"customValue": ["Give the value to use when choosing “custom”."]})
         return attrs
 
 
-class ResolveConflictRequestSerializer(serializers.Serializer):
+#: What a custom value of each conflicted field must be (the merge checks the value itself).
+CUSTOM_VALUE_KINDS = {
+    "title": (str, "The title must be text."),
+    "location": (str, "The location must be text."),
+    "description": (str, "The notes must be text."),
+    "attendees": (list, "The guest list must be a list of email addresses."),
+    "when": (dict, "The date and time must be an object {start, end, allDay}."),
+}
+RESOLVABLE_FIELDS = (*CUSTOM_VALUE_KINDS, "deleted")
+
+
+class ResolveConflictRequestSerializer(StrictRequestSerializer):
+    """``ResolveConflictRequest``: ``resolutions`` is keyed by the conflicted field (``title``, ``when``,
+    ``location``, ``description``, ``attendees``, or ``deleted`` for an edit-versus-delete conflict)."""
+
     resolutions = serializers.DictField(child=ResolutionSerializer(), allow_empty=False)
-    setAsDefault = serializers.BooleanField(required=False, default=False)
+    setAsDefault = StrictBooleanField(required=False, default=False)
+
+    def validate_resolutions(self, value):
+        errors = {}
+        for name, choice in value.items():
+            if name not in RESOLVABLE_FIELDS:
+                errors[shorten(name, 60)] = [f"Not a field WedSync syncs; use one of {', '.join(RESOLVABLE_FIELDS)}."]
+            elif choice["useValue"] == "custom" and name in CUSTOM_VALUE_KINDS:
+                kind, message = CUSTOM_VALUE_KINDS[name]
+                if not isinstance(choice.get("customValue"), kind):
+                    errors[name] = {"customValue": [message]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class ResolveConflictResponseSerializer(serializers.Serializer):
@@ -279,9 +474,9 @@ class ResolveConflictResponseSerializer(serializers.Serializer):
     event = OutlookMappedEventSerializer()
 
 
-class ForceSyncRequestSerializer(serializers.Serializer):
-    direction = serializers.ChoiceField(choices=["to_outlook", "from_outlook"])
-    overwriteConflicts = serializers.BooleanField(required=False, default=False)
+class ForceSyncRequestSerializer(StrictRequestSerializer):
+    direction = Choice(choices=["to_outlook", "from_outlook"])
+    overwriteConflicts = StrictBooleanField(required=False, default=False)
 
 
 class ForceSyncResponseSerializer(serializers.Serializer):
@@ -294,19 +489,16 @@ class PreferencesPatchField(serializers.DictField):
     """``Partial<OutlookSyncPreferences>``: keys and values are checked by the action (one place for the rules)."""
 
 
-class UpdateSettingsRequestSerializer(serializers.Serializer):
+class UpdateSettingsRequestSerializer(StrictRequestSerializer):
     calendarId = serializers.CharField(required=False, max_length=512)
-    syncDirection = serializers.ChoiceField(choices=SyncDirection.choices, required=False)
+    syncDirection = Choice(choices=SyncDirection.choices, required=False)
     syncPreferences = PreferencesPatchField(required=False)
-    syncEnabled = serializers.BooleanField(required=False)
-    webhookEnabled = serializers.BooleanField(required=False)
+    syncEnabled = StrictBooleanField(required=False)
+    webhookEnabled = StrictBooleanField(required=False)
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError({name: "This setting doesn't exist." for name in sorted(unknown)})
         if not attrs:
-            raise serializers.ValidationError({"settings": "Send at least one setting to change."})
+            raise serializers.ValidationError({"non_field_errors": ["Send at least one setting to change."]})
         return attrs
 
 
@@ -325,24 +517,24 @@ class RemoveIntegrationResponseSerializer(serializers.Serializer):
 
 
 # --- availability ---
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(StrictRequestSerializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
 
     def validate(self, attrs):
         for name in ("start", "end"):
             if not 1900 <= attrs[name].year <= 2200:
-                raise serializers.ValidationError({name: "Choose a date between the years 1900 and 2200."})
+                raise serializers.ValidationError({name: ["Choose a date between the years 1900 and 2200."]})
         if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": "The end must be after the start."})
+            raise serializers.ValidationError({"end": ["The end must be after the start."]})
         if attrs["end"] - attrs["start"] > dt.timedelta(days=41):
-            raise serializers.ValidationError({"end": "Ask for at most 41 days at a time."})
+            raise serializers.ValidationError({"end": ["Ask for at most 41 days at a time."]})
         return attrs
 
 
 class BusyIntervalSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = UtcDateTimeField()
+    end = UtcDateTimeField()
     subject = serializers.CharField()
     isAllDay = serializers.BooleanField()
     showAs = serializers.CharField()

@@ -9,8 +9,9 @@ from rest_framework.views import APIView
 from wedsync.api_errors import ApiError
 
 from .. import actions, selectors
-from ..graph.errors import OAuthError
 from ..models import OutlookCalendarIntegration
+from ..sync import runs
+from ..sync.engine import as_uuid
 from .serializers import (
     AvailabilityQuerySerializer,
     AvailabilityResponseSerializer,
@@ -18,7 +19,6 @@ from .serializers import (
     EventsResponseSerializer,
     ForceSyncRequestSerializer,
     ForceSyncResponseSerializer,
-    OutlookMappedEventSerializer,
     RemoveIntegrationResponseSerializer,
     ResolveConflictRequestSerializer,
     ResolveConflictResponseSerializer,
@@ -34,17 +34,10 @@ from .serializers import (
 )
 
 
-def oauth_api_error(exc: OAuthError) -> ApiError:
-    return ApiError(exc.code, exc.user_message, exc.status)
-
-
 class OutlookAuthApi(APIView):
     @extend_schema(responses=OutlookAuthResponseSerializer, summary="Start connecting Outlook (OAuth 2.0 + PKCE)")
     def get(self, request):
-        try:
-            return Response(actions.start_connect(request.session, request.user))
-        except OAuthError as exc:
-            raise oauth_api_error(exc) from None
+        return Response(actions.start_connect(request.session, request.user))
 
 
 class OutlookAuthCallbackApi(APIView):
@@ -52,10 +45,7 @@ class OutlookAuthCallbackApi(APIView):
     def post(self, request):
         payload = OutlookCallbackRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            integration, calendars = actions.complete_connect(request.session, request.user, dict(payload.validated_data))
-        except OAuthError as exc:
-            raise oauth_api_error(exc) from None
+        integration, calendars = actions.complete_connect(request.session, request.user, dict(payload.validated_data))
         return Response(OutlookCallbackResponseSerializer({"success": True, "integration": integration, "calendars": [c.to_contract() for c in calendars]}).data)
 
 
@@ -92,15 +82,16 @@ class SyncApi(APIView):
             integration, sync_type=data["syncType"], direction=data.get("syncDirection"), specific_events=data["specificEvents"],
         )
         return Response(SyncResponseSerializer({
-            "syncId": run.pk, "status": "queued" if run.is_queued else "started",
-            "estimatedDuration": selectors.estimated_seconds(events), "eventsToProcess": events,
+            "syncId": run.pk, "status": "queued" if runs.queued_behind(run) else "started",
+            "estimatedDuration": runs.estimate_seconds(run), "eventsToProcess": events,
         }).data, status=202)
 
 
 class SyncJobApi(APIView):
     @extend_schema(responses=SyncJobResponseSerializer, summary="Progress of one sync run", operation_id="calendar_outlook_sync_job_retrieve")
     def get(self, request, sync_id):
-        run = selectors.sync_job(_integration(request), sync_id)
+        integration = _integration(request)
+        run = selectors.sync_job(integration, sync_id) if as_uuid(sync_id) else None
         if run is None:
             raise ApiError("sync_not_found", "We couldn't find that sync.", status_code=404)
         return Response(SyncJobResponseSerializer(run).data)
@@ -117,11 +108,14 @@ class EventsApi(APIView):
         paginator = Paginator(rows, query["pageSize"])
         page_number = min(query["page"], max(paginator.num_pages, 1))
         page = paginator.page(page_number)
-        prefix = (integration.sync_preferences or {}).get("eventPrefix", "")
-        return Response({
-            "events": OutlookMappedEventSerializer(page.object_list, many=True, context={"prefix": prefix}).data,
+        filters = selectors.event_filters(
+            integration, event_type=query.get("eventType"), status=query.get("status"), start=query.get("startDate"), end=query.get("endDate"),
+        )
+        return Response(EventsResponseSerializer({
+            "events": page.object_list,
             "pagination": {"page": page_number, "totalPages": paginator.num_pages if paginator.count else 0, "totalEvents": paginator.count},
-        })
+            "filters": filters,
+        }).data)
 
 
 class ResolveConflictApi(APIView):
@@ -130,8 +124,7 @@ class ResolveConflictApi(APIView):
         integration = _integration(request)
         data = _validated(ResolveConflictRequestSerializer, request.data)
         row = actions.resolve_conflict(integration, event_id, resolutions=data["resolutions"], set_as_default=data["setAsDefault"])
-        prefix = (integration.sync_preferences or {}).get("eventPrefix", "")
-        return Response({"success": True, "event": OutlookMappedEventSerializer(row, context={"prefix": prefix}).data})
+        return Response(ResolveConflictResponseSerializer({"success": True, "event": row}).data)
 
 
 class ForceSyncApi(APIView):
@@ -140,7 +133,7 @@ class ForceSyncApi(APIView):
         integration = _integration(request)
         data = _validated(ForceSyncRequestSerializer, request.data)
         run = actions.force_sync_event(integration, event_id, direction=data["direction"], overwrite_conflicts=data["overwriteConflicts"])
-        return Response({"success": True, "syncId": str(run.pk)}, status=202)
+        return Response(ForceSyncResponseSerializer({"success": True, "syncId": run.pk}).data, status=202)
 
 
 class SettingsApi(APIView):

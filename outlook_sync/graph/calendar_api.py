@@ -67,13 +67,86 @@ def delta_pages(client: GraphClient, *, calendar_id: str, start=None, end=None, 
         yield [parse_delta_item(item) for item in page.get("value", [])], page.get("@odata.deltaLink")
 
 
-def tagged_event_ids(client: GraphClient, calendar_id: str, property_id: str) -> list[str]:
-    """Ids of the events in the calendar that carry WedSync's extended property (ours, whatever the mappings say)."""
-    params = {"$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{property_id}' and ep/value ne null)", "$select": "id", "$top": "100"}
-    ids: list[str] = []
-    for page in client.pages(calendar_events_path(calendar_id), params=params):
-        ids.extend(str(item["id"]) for item in page.get("value", []) if item.get("id"))
-    return ids
+def tagged_event_ids(client: GraphClient, calendar_id: str, property_id: str, *, value_prefix: str) -> list[str]:
+    """Ids of :func:`tagged_events`."""
+    return [event.id for event in tagged_events(client, calendar_id, property_id, value_prefix=value_prefix)]
+
+
+def tagged_events(client: GraphClient, calendar_id: str, property_id: str, *, value_prefix: str) -> list[GraphEvent]:
+    """Ids of the events in the calendar whose tag (extended property) starts with ``value_prefix``.
+
+    Graph filters extended properties by ``eq``/``ne`` only, so the query lists
+    every tagged event with its tag expanded, and the prefix (the integration
+    id) is checked here: another integration's events are never listed.
+    """
+    params = {
+        "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{_quote(property_id)}' and ep/value ne null)",
+        "$expand": f"singleValueExtendedProperties($filter=id eq '{_quote(property_id)}')",
+        "$select": "id", "$top": "100",
+    }
+    params.pop("$select")
+    found: list[GraphEvent] = []
+    for page in client.pages(calendar_events_path(calendar_id), params=params, headers=READ_HEADERS):
+        for item in page.get("value", []):
+            event = GraphEvent.from_json(item)
+            if (event.extended_property(property_id) or "").startswith(value_prefix):
+                found.append(event)
+    return found
+
+
+def find_tagged(client: GraphClient, calendar_id: str, property_id: str, value: str) -> GraphEvent | None:
+    """Our own copy carrying exactly this tag value (after a crash between a create and its mapping), or None."""
+    params = {
+        "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{_quote(property_id)}' and ep/value eq '{_quote(value)}')",
+        "$expand": f"singleValueExtendedProperties($filter=id eq '{_quote(property_id)}')",
+        "$top": "10",
+    }
+    for page in client.pages(calendar_events_path(calendar_id), params=params, headers=READ_HEADERS):
+        for item in page.get("value", []):
+            return GraphEvent.from_json(item)
+    return None
+
+
+def _quote(text: str) -> str:
+    return str(text).replace("'", "''")
+
+
+# --- typed writes ---
+def _if_match(change_key: str | None) -> dict:
+    return {"If-Match": f'W/"{change_key}"'} if change_key else {}
+
+
+def create_event(client: GraphClient, calendar_id: str, payload: dict) -> GraphEvent:
+    """POST one event (``payload`` from :mod:`outlook_sync.sync.mapping`, with its ``transactionId``)."""
+    return GraphEvent.from_json(client.post(calendar_events_path(calendar_id), json=payload, headers=READ_HEADERS).body)
+
+
+def update_event(client: GraphClient, event_id: str, changes: dict, *, if_match: str | None) -> GraphEvent | None:
+    """PATCH with ``If-Match`` (412 -> :class:`~.errors.PreconditionFailedError`, 404 -> NotFoundError); the updated event."""
+    response = client.patch(event_path(event_id), json=changes, headers={**READ_HEADERS, **_if_match(if_match)})
+    return GraphEvent.from_json(response.body) if response.body else None
+
+
+def delete_event(client: GraphClient, event_id: str, *, if_match: str | None) -> bool:
+    """DELETE with ``If-Match``. True when the event is gone (404 counts); 412 raises PreconditionFailedError."""
+    from .errors import NotFoundError
+
+    try:
+        client.delete(event_path(event_id), headers=_if_match(if_match))
+    except NotFoundError:
+        return True
+    return True
+
+
+def delete_events(client: GraphClient, event_ids: list[str]) -> dict[str, bool]:
+    """Delete many through ``$batch``; per id, whether Outlook confirmed it gone (2xx or 404)."""
+    from .client import BatchRequest
+
+    if not event_ids:
+        return {}
+    requests = [BatchRequest(id=str(n), method="DELETE", url=event_path(oid)) for n, oid in enumerate(event_ids)]
+    answers = client.batch(requests)
+    return {oid: (answers.get(r.id) is not None and (answers[r.id].status < 300 or answers[r.id].status == 404)) for r, oid in zip(requests, event_ids)}
 
 
 def _iso(value) -> str:

@@ -2,7 +2,8 @@
 
 :meth:`GraphClient.request` is the one request function: base URL from
 settings, a bearer token from :mod:`outlook_sync.tokens` (refreshed once on a
-401), at most 4 requests in flight per mailbox (:func:`outlook_sync.locks.mailbox_slot`),
+401) attached only to https URLs whose scheme, host and port are
+``GRAPH_BASE_URL``'s (any other link is refused as :class:`~.errors.ForeignUrlError`), at most 4 requests in flight per mailbox (:func:`outlook_sync.locks.mailbox_slot`),
 retries that honour ``Retry-After`` (fractional seconds too) for 429/503/504
 and connection failures, and typed errors from :mod:`.errors`. A POST is
 retried after a connection failure only when it carries a ``transactionId``
@@ -14,6 +15,7 @@ Logs say method, path, status, duration and Graph's request-id; never tokens.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -26,7 +28,7 @@ import requests
 from django.conf import settings
 
 from .. import locks, tokens
-from .errors import GraphConnectionError, GraphError, UnauthorizedError
+from .errors import ForeignUrlError, GraphConnectionError, GraphError, UnauthorizedError
 from .oauth import http_session
 
 logger = logging.getLogger(__name__)
@@ -133,7 +135,12 @@ class GraphClient:
     ) -> GraphResponse:
         """Send one Graph request with retries; return the response or raise a :class:`GraphError`."""
         method = method.upper()
-        url = path if path.startswith("https://") or path.startswith("http://") else f"{self.base_url}{path}"
+        url = path if "://" in path else f"{self.base_url}{path}"
+        origin = _origin(url)
+        if origin is None or origin != _origin(self.base_url):
+            # A stored deltaLink or an @odata.nextLink pointing elsewhere never gets the token.
+            logger.warning("Graph %s refused: %s is not Microsoft Graph (%s)", method, _without_query(url), _without_query(self.base_url))
+            raise ForeignUrlError(f"refused to send the token to {_without_query(url)}")
         if retry_safe is None:
             retry_safe = method != "POST" or bool(isinstance(json, dict) and json.get("transactionId"))
         force_refresh = False
@@ -142,7 +149,7 @@ class GraphClient:
             token = self.token_provider(force_refresh)
             request_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
             try:
-                response = self._send(method, url, params=params, json=json, headers=request_headers)
+                response = self._send(method, url, params=params, json=json, headers=request_headers, weight=_weight(path, json))
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error: GraphError = GraphConnectionError(type(exc).__name__)
                 if not retry_safe:
@@ -164,9 +171,30 @@ class GraphClient:
             waited += wait
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+    def _slots(self, weight: int):
+        """Hold ``weight`` of the mailbox's request slots: a ``$batch`` counts as the operations Outlook runs at once.
+
+        Outlook runs up to ``GRAPH_BATCH_PARALLELISM`` (4) items of one batch in
+        parallel and they count against the mailbox's 4 concurrent requests, so a
+        batch holds that many slots; 4 batches in flight would be 16 operations.
+        Multi-slot holders take them one at a time behind a gate, so two of them
+        never deadlock holding half each.
+        """
+        if weight <= 1:
+            return locks.mailbox_slot(self.mailbox)
+        stack = contextlib.ExitStack()
+        try:
+            with locks.exclusive(f"graph-batch-gate:{self.mailbox}", timeout=60, wait=300):
+                for _ in range(weight):
+                    stack.enter_context(locks.mailbox_slot(self.mailbox))
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
+    def _send(self, method: str, url: str, *, weight: int = 1, **kwargs) -> requests.Response:
         started = time.monotonic()
-        with locks.mailbox_slot(self.mailbox):
+        with self._slots(weight):
             self.requests_sent += 1
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
@@ -263,6 +291,13 @@ class GraphClient:
         return results
 
 
+def _weight(path: str, body: Any) -> int:
+    """Mailbox slots a request holds: a ``$batch`` runs up to GRAPH_BATCH_PARALLELISM of its items at once."""
+    if path.endswith("/$batch") and isinstance(body, dict):
+        return max(1, min(int(getattr(settings, "GRAPH_BATCH_PARALLELISM", 4)), len(body.get("requests") or []), locks.MAILBOX_CONCURRENCY))
+    return 1
+
+
 def _json_or_none(response: requests.Response):
     if response.status_code == 204 or not response.content:
         return None
@@ -282,3 +317,24 @@ def _reason(exc: Exception) -> str:
 def _path(url: str) -> str:
     """The URL's path only: query strings may hold delta tokens, which are not for logs."""
     return urlsplit(url).path
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an https URL, or None for anything else (http included)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.username is not None or parts.password is not None:
+        return None
+    return ("https", parts.hostname.lower(), port or 443)
+
+
+def _without_query(url: str) -> str:
+    """Scheme, host, port and path only: query strings may hold delta tokens."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    except ValueError:
+        return "(unparsable URL)"

@@ -133,11 +133,30 @@ class GraphConnectionError(GraphError):
     user_message = "We couldn't reach Outlook. We'll retry shortly."
 
 
+class IdentityUnavailable(GraphError):
+    """The Microsoft identity platform failed while renewing the access token (unreachable, 5xx, a transient error).
+
+    A :class:`GraphError` like any other outage, so every caller that handles
+    "Outlook is unreachable" handles this too (a run ends failed and retries).
+    """
+
+    retryable = True
+    error_code = "microsoft_unavailable"
+    user_message = "We couldn't reach Microsoft to renew the Outlook connection. We'll retry shortly."
+
+
 class ReauthorizationRequired(GraphError):
     """Microsoft refused the refresh token: the supplier has to reconnect Outlook."""
 
     error_code = "needs_reconnect"
     user_message = "Your Outlook connection has expired. Please reconnect Outlook to keep your calendars in sync."
+
+
+class ForeignUrlError(GraphError):
+    """A link (stored deltaLink, @odata.nextLink) that is not Microsoft Graph's origin: never sent, never given the token."""
+
+    error_code = "untrusted_link"
+    user_message = "Outlook's reply pointed somewhere we don't trust, so we stopped this sync. Please contact support if this repeats."
 
 
 _BY_STATUS: dict[int, type[GraphError]] = {

@@ -12,11 +12,12 @@ import logging
 from dataclasses import dataclass
 
 import msal
+from msal.exceptions import MsalError
 import requests
 from django.conf import settings
 from django.utils import timezone
 
-from .errors import OAuthError, ReauthorizationRequired
+from .errors import IdentityUnavailable, OAuthError, ReauthorizationRequired
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,20 @@ _CALLBACK_MESSAGES = {
     "access_denied": "You cancelled the Microsoft sign-in, so Outlook isn't connected. You can try again whenever you like.",
     "consent_required": "Your Microsoft account needs permission from your IT admin before WedSync can use your calendar.",
     "invalid_grant": "That Microsoft sign-in expired before we could finish. Please connect Outlook again.",
+    "microsoft_unavailable": "Microsoft's sign-in is having trouble right now. Please try connecting Outlook again in a few minutes.",
 }
 _GENERIC_MESSAGE = "Microsoft couldn't complete the sign-in. Please try connecting Outlook again."
+#: Microsoft's ``error`` values we pass on as they are; any other value (the callback's query is
+#: attacker-controlled) becomes ``sign_in_failed``, so ``error.code`` is always one of a fixed set.
+_KNOWN_ERRORS = {"access_denied", "consent_required", "invalid_grant", "interaction_required", "login_required"}
+_UNAVAILABLE_ERRORS = {"temporarily_unavailable", "server_error"}
+
+
+def _fixed_code(error: object) -> str:
+    code = str(error)
+    if code in _KNOWN_ERRORS:
+        return code
+    return "microsoft_unavailable" if code in _UNAVAILABLE_ERRORS else "sign_in_failed"
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,8 @@ def _token_set(result: dict) -> TokenSet:
 def redeem_code(flow: dict, auth_response: dict) -> TokenSet:
     """Exchange the code Microsoft sent back for tokens (MSAL checks state, PKCE and nonce)."""
     if auth_response.get("error"):
-        code = str(auth_response["error"])
-        raise OAuthError(code, _CALLBACK_MESSAGES.get(code, _GENERIC_MESSAGE), detail=str(auth_response.get("error_description", ""))[:200])
+        code = _fixed_code(auth_response["error"])
+        raise OAuthError(code, _CALLBACK_MESSAGES.get(code, _GENERIC_MESSAGE))
     try:
         result = _app().acquire_token_by_auth_code_flow(flow, auth_response, scopes=SCOPES)
     except ValueError as exc:  # state mismatch, missing code, ...
@@ -111,8 +124,8 @@ def redeem_code(flow: dict, auth_response: dict) -> TokenSet:
         logger.warning("Token redemption failed to reach Microsoft: %s", type(exc).__name__)
         raise OAuthError("microsoft_unavailable", "We couldn't reach Microsoft. Please try again in a minute.", status=502) from None
     if "error" in result:
-        code = str(result["error"])
-        logger.info("Microsoft refused the authorization code: %s %s", code, str(result.get("error_codes", "")))
+        code = _fixed_code(result["error"])
+        logger.info("Microsoft refused the authorization code: %s %s", code, str(result.get("error_codes", ""))[:100])
         raise OAuthError(code, _CALLBACK_MESSAGES.get(code, _GENERIC_MESSAGE), detail=str(result.get("error_description", ""))[:200])
     if not result.get("refresh_token"):
         raise OAuthError("no_refresh_token", "Microsoft didn't allow WedSync to stay connected. Please try again and accept all permissions.")
@@ -124,17 +137,17 @@ def refresh(refresh_token: str) -> TokenSet:
 
     Raises :class:`ReauthorizationRequired` when the refresh token is dead
     (revoked, expired after 90 days idle, password changed): retrying cannot help.
-    Other failures raise :class:`OAuthError` and may be retried later.
+    Other failures raise :class:`~.errors.IdentityUnavailable` (a GraphError) and may be retried later.
     """
     try:
         result = _app().acquire_token_by_refresh_token(refresh_token, scopes=SCOPES)
-    except requests.RequestException as exc:
-        raise OAuthError("microsoft_unavailable", "We couldn't reach Microsoft. We'll retry shortly.", status=502) from exc
+    except (requests.RequestException, MsalError, ValueError) as exc:  # unreachable, 5xx (MSAL raises), a body that isn't JSON
+        raise IdentityUnavailable(type(exc).__name__, code="microsoft_unavailable") from exc
     if "error" in result:
         description = str(result.get("error_description", ""))
         if result["error"] == "invalid_grant" or any(hint in description for hint in _DEAD_REFRESH_TOKEN_HINTS):
             aadsts = next((hint for hint in _DEAD_REFRESH_TOKEN_HINTS if hint in description), "invalid_grant")
             raise ReauthorizationRequired(description[:200], code=aadsts)
-        raise OAuthError(str(result["error"]), "Microsoft couldn't renew the Outlook connection. We'll retry shortly.", detail=description[:200], status=502)
+        raise IdentityUnavailable(description[:200], code=str(result["error"])[:64], status=502)
     result.setdefault("refresh_token", refresh_token)
     return _token_set(result)

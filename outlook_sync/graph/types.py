@@ -50,6 +50,13 @@ class GraphCalendar:
             owner_email=(owner.get("address") or "").lower(),
         )
 
+    @classmethod
+    def from_contract(cls, data: dict) -> GraphCalendar:
+        """Back from :meth:`to_contract` (the cached calendar list)."""
+        owner = data.get("owner") or {}
+        return cls(id=str(data["id"]), name=data.get("name") or "", color=data.get("color") or "auto", is_default=bool(data.get("isDefaultCalendar")),
+                   can_edit=bool(data.get("canEdit", True)), owner_name=owner.get("name") or "", owner_email=owner.get("address") or "")
+
     def to_contract(self) -> dict:
         """The spec's ``OutlookCalendar`` shape."""
         return {
@@ -95,6 +102,13 @@ class GraphEvent:
     transaction_id: str | None = None
     is_cancelled: bool = False
     last_modified: dt.datetime | None = None
+    #: ``singleInstance``, ``occurrence``, ``exception`` or ``seriesMaster``.
+    kind: str = "singleInstance"
+    series_master_id: str | None = None
+
+    @property
+    def is_series(self) -> bool:
+        return self.kind in ("seriesMaster", "occurrence", "exception")
 
     @property
     def is_busy(self) -> bool:
@@ -137,6 +151,8 @@ class GraphEvent:
             transaction_id=data.get("transactionId"),
             is_cancelled=bool(data.get("isCancelled")),
             last_modified=_instant(data.get("lastModifiedDateTime")),
+            kind=data.get("type") or "singleInstance",
+            series_master_id=data.get("seriesMasterId"),
         )
 
     def extended_property(self, property_id: str) -> str | None:

@@ -25,6 +25,8 @@ Outline of a run (:func:`execute_run`):
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -58,25 +60,17 @@ from ..models import (
     OutlookCalendarIntegration,
     OutlookEventMapping,
     OutlookSyncHistory,
+    RunMode,
     SyncDirection,
     SyncStatus,
     SyncType,
 )
-from ..receivers import SYNC_SOURCE
-from . import mapping, merge, runs
+from ..sources import SYNC_SOURCE
+from . import journal, mapping, merge, plan, runs, seen, undo
+from ..models import ChangeKind
+from .window import sync_window
 
 logger = logging.getLogger(__name__)
-
-#: An ``outlook_event_id`` prefix meaning "the Outlook copy is gone and must be made again" (set by conflict resolution).
-RECREATE_PREFIX = "recreate:"
-
-
-def sync_window(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
-    """The rolling window kept in sync: midnight ``SYNC_WINDOW_PAST_DAYS`` ago to ``SYNC_WINDOW_FUTURE_DAYS`` ahead."""
-    now = now or timezone.now()
-    today = now.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - dt.timedelta(days=settings.SYNC_WINDOW_PAST_DAYS), today + dt.timedelta(days=settings.SYNC_WINDOW_FUTURE_DAYS)
-
 
 def event_values(event: CalendarEvent) -> dict:
     """A WedSync event as the plain mapping :mod:`.mapping` works on."""
@@ -98,6 +92,17 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
     run = OutlookSyncHistory.objects.select_related("integration").filter(pk=run_id).first()
     if run is None or run.sync_status != SyncStatus.IN_PROGRESS:
         return run
+    try:
+        return _execute_locked(run)
+    except locks.LockTimeout:
+        # Another run of this integration held the lock for the whole wait: this one is closed, the next sync catches up.
+        busy = GraphError("another sync of this calendar is still running", code="sync_busy", status=409)
+        busy.retryable, busy.error_code, busy.user_message = True, "sync_busy", "Another sync of your calendar was still running. We'll sync again shortly."
+        run.refresh_from_db()
+        return runs.finish(run, errors=[_run_error(busy)], failed=True) if run.sync_status == SyncStatus.IN_PROGRESS else run
+
+
+def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
     integration = run.integration
     with locks.exclusive(f"sync-run:{integration.pk}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
         run.refresh_from_db()
@@ -109,7 +114,7 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
         if not integration.sync_enabled or not integration.calendar_id:
             return runs.finish(run, errors=[], cancelled=True)
-        runs.mark_started(run, total_events=0)
+        runs.mark_started(run)  # counts the run's work up front (runs.count_work)
         engine = SyncEngine(integration, run)
         try:
             try:
@@ -119,6 +124,13 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
         except RunAborted as aborted:
             finished = runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
             _schedule_retry(finished, aborted.error)
+            return finished
+        except locks.LockTimeout as exc:
+            # Outlook's mailbox slots stayed taken for minutes: a readable, retryable failure, not "something went wrong".
+            error = GraphError(str(exc), code="outlook_busy", status=429)
+            error.retryable, error.error_code, error.user_message = True, "outlook_busy", "Outlook is busy with other requests. We'll retry shortly."
+            finished = runs.finish(run, errors=[*engine.errors, _run_error(error)], failed=True)
+            _schedule_retry(finished, error)
             return finished
         except GraphError as exc:
             # Outlook failed for the whole run (e.g. unreachable after retries): say so, and try again later.
@@ -165,14 +177,13 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
     """
     if not error.retryable or run.triggered_by == "retry":
         return
-    from .. import tasks
-
     sync_type = run.sync_type if run.sync_type != SyncType.WEBHOOK_TRIGGERED else SyncType.INCREMENTAL
-    retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry", specific_event_ids=run.specific_event_ids)
+    retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry",
+                                   specific_event_ids=run.specific_event_ids, mode=run.mode)
     if created:
         OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
         delay = min(max(error.retry_after or 0, RETRY_DELAY_SECONDS), MAX_RETRY_DELAY_SECONDS)
-        transaction.on_commit(lambda: tasks.enqueue(tasks.run_sync, retry.pk, countdown=delay))
+        run.follow_up = (retry.pk, delay)  # the task that ran this run enqueues it (the engine knows no tasks)
 
 
 def _run_error(error: GraphError) -> dict:
@@ -187,6 +198,9 @@ class SyncEngine:
         self.integration = integration
         self.run_row = run
         self.prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+        #: The same settings with no attendees at all: for every Outlook copy not made by a single new event
+        #: (see :meth:`invites_on_create`), so initial syncs, resyncs, reconnects and bulk changes never mail anyone.
+        self.quiet_prefs = dataclasses.replace(self.prefs, invite_attendees_for=frozenset())
         self.rules = integration.default_conflict_rules or {}
         self.direction = run.sync_direction or integration.sync_direction
         self.client = GraphClient.for_integration(integration)
@@ -198,8 +212,18 @@ class SyncEngine:
         self.seen_mappings: set = set()
         self.pending_progress: dict[str, int] = {}
         self.progress_written = time.monotonic()
+        #: What this run changed on each side (the change journal, written in bulk with the progress).
+        self.journal = journal.Journal(run)
         #: Events this run created in Outlook (their echoes come back through delta).
         self.created = 0
+        #: Ids of the new events whose create carries attendees (see invites_on_create).
+        self.inviting: set = set()
+        #: Series masters read this run (recurring occurrences carry few properties of their own).
+        self.series_masters: dict[str, GraphEvent | None] = {}
+        #: Which Outlook items count as work (runs.count_work counted the WedSync side up front): "all" the
+        #: changes an incremental read lists; "ours" in a full read (its items are the events already counted;
+        #: the supplier's own busy time is not WedSync work); "none" when reading our own creations back.
+        self.outlook_counting = "ours" if run.sync_type == SyncType.FULL_SYNC else "all"
 
     @property
     def pulls(self) -> bool:
@@ -218,13 +242,16 @@ class SyncEngine:
                     self.remove_out_of_scope()
                 self.read_outlook(full=sync_type == SyncType.FULL_SYNC)
                 self.push_wedsync()
-            elif self.run_row.triggered_by == "force":
+            elif self.run_row.mode == RunMode.UNDO:
+                undo.execute(self)  # journaled changes taken back through settle() like any other change
+            elif self.run_row.mode == RunMode.FORCE:
                 self.force(self.run_row.specific_event_ids)
             else:  # single_event: WedSync changes to push, or specific events
                 self.push_wedsync(only=self.run_row.specific_event_ids or None)
             if self.created and self.integration.delta_link:
                 # Read our creations back now: the delta link then postdates them, so a later delete of
                 # one in Outlook arrives as @removed, and the next incremental read stays small.
+                self.outlook_counting = "none"
                 self.read_outlook(full=False)
         except ReauthorizationRequired as exc:
             raise RunAborted(exc) from None
@@ -245,7 +272,9 @@ class SyncEngine:
         self.errors.append({"eventId": str(event_id), "eventType": event_type, **detail})
         self.progress(processed=1, errors=1)
         if mapping_row is not None and mapping_row.pk:
-            OutlookEventMapping.objects.filter(pk=mapping_row.pk).update(sync_state=MappingState.ERROR, last_error=detail)
+            # A copy being removed stays REMOVING (every run tries again); others show "couldn't sync".
+            OutlookEventMapping.objects.filter(pk=mapping_row.pk).exclude(sync_state=MappingState.REMOVING).update(sync_state=MappingState.ERROR, last_error=detail)
+            OutlookEventMapping.objects.filter(pk=mapping_row.pk, sync_state=MappingState.REMOVING).update(last_error=detail)
 
     def progress(self, **counts: int) -> None:
         """Count progress in memory; write it at most every half second (one UPDATE, not one per event)."""
@@ -255,6 +284,7 @@ class SyncEngine:
             self.flush_progress()
 
     def flush_progress(self) -> None:
+        self.journal.flush()
         if any(self.pending_progress.values()):
             runs.add_progress(self.run_row, **self.pending_progress)
         self.pending_progress = {}
@@ -266,20 +296,38 @@ class SyncEngine:
 
     # --- scope changes (full runs) ---
     def remove_out_of_scope(self) -> None:
-        """Remove from Outlook what no longer belongs there: types switched off, or copies in a calendar no longer synced."""
-        mappings = OutlookEventMapping.objects.filter(integration=self.integration)
+        """Copies that no longer belong in Outlook (types switched off, a calendar no longer synced) are marked REMOVING.
+
+        :meth:`remove_marked` then reads each one (an unsynced Outlook edit is
+        kept in WedSync), deletes it with ``If-Match`` and forgets it only once
+        Outlook confirmed; one that Outlook refuses stays REMOVING, so every
+        later run (incremental ones too) tries again.
+        """
+        mappings = OutlookEventMapping.objects.filter(integration=self.integration).exclude(sync_state=MappingState.REMOVING)
         stale = [
-            m for m in mappings.only("id", "wedsync_event_type", "outlook_event_id", "outlook_calendar_id", "kind", "wedsync_event_id")
+            m.pk for m in mappings.only("id", "wedsync_event_type", "outlook_calendar_id", "kind")
             if m.outlook_calendar_id != self.integration.calendar_id
             or not mapping.is_type_synced(m.wedsync_event_type, self.prefs)
             or (m.kind == "travel" and not self.prefs.sync_travel_time)
         ]
-        if not stale:
-            return
-        self.expect(len(stale))
-        if self.pushes:
-            self.delete_remote(stale)
-        OutlookEventMapping.objects.filter(pk__in=[m.pk for m in stale]).delete()
+        if stale:
+            OutlookEventMapping.objects.filter(pk__in=stale).update(sync_state=MappingState.REMOVING)
+        self.remove_marked()
+
+    def remove_marked(self) -> None:
+        rows = list(OutlookEventMapping.objects.filter(integration=self.integration, sync_state=MappingState.REMOVING).select_related("event"))
+        self.expect(len(rows))
+        for row in rows:
+            self.handled.add(row.pk)
+            with self.guard(row):
+                if row.kind == "travel" or not self.pushes:
+                    if self.pushes:
+                        self.execute(row, [plan.DeleteInOutlook(None), plan.Forget()], plan.Outlook(plan.Seen.UNREAD))
+                    else:
+                        row.delete()
+                    self.progress(processed=1)
+                    continue
+                self.settle(row, plan.Outlook(plan.Seen.UNREAD), planner=plan.plan_removal)
 
     # --- Outlook side ---
     def read_outlook(self, *, full: bool) -> None:
@@ -306,7 +354,8 @@ class SyncEngine:
         new_link = None
         pages = calendar_api.delta_pages(self.client, calendar_id=self.integration.calendar_id, start=start, end=end, delta_link=delta_link)
         for items, link in pages:
-            self.expect(len(items))
+            if self.outlook_counting == "all":
+                self.expect(len(items))
             self.apply_outlook_page(items)
             seen.update(self.seen_mappings)
             self.seen_mappings.clear()
@@ -326,36 +375,84 @@ class SyncEngine:
             m.outlook_event_id: m
             for m in OutlookEventMapping.objects.filter(integration=self.integration, outlook_event_id__in=ids).select_related("event")
         }
+        masters = {
+            m.outlook_event_id: m
+            for m in OutlookEventMapping.objects.filter(
+                integration=self.integration, kind="event",
+                outlook_event_id__in=[i.series_master_id for i in items if isinstance(i, GraphEvent) and i.series_master_id],
+            ).select_related("event")
+        }
         busy: list[GraphEvent] = []
         removed_busy: list[str] = []
         self.seen_mappings.update(m.pk for m in by_outlook_id.values())
         for item in items:
             row = by_outlook_id.get(item.id)
-            try:
+            with self.guard(row, event_id=item.id):
+                if row is not None and row.sync_state == MappingState.REMOVING:
+                    continue  # being removed: remove_marked handles it
                 if isinstance(item, DeltaRemoved):
                     if row is None:
                         removed_busy.append(item.id)
                     elif row.kind == "travel":
-                        row.delete()
+                        self.progress(processed=1)  # travel blocks follow their event (sync_travel)
                     else:
-                        self.reconcile(row, outlook_deleted=True)
+                        self.settle(row, plan.Outlook(plan.Seen.REMOVED))
                     continue
                 if row is None:
-                    tag = mapping.tag_of(item)
+                    master = masters.get(item.series_master_id or "")
+                    if master is not None:
+                        self.series_found(master, item)
+                        continue
+                    tag = mapping.tag_of(item, self.integration.pk)
                     if tag is None:
                         busy.append(item)
                     else:
                         self.adopt(item, tag)
                     continue
-                if row.kind == "travel" or item.change_key == row.outlook_change_key:
-                    self.progress(processed=1)  # our own write coming back, or a travel block
+                if row.kind == "travel":
+                    self.progress(processed=int(self.outlook_counting == "all"))
                     continue
-                self.reconcile(row, outlook_event=item)
-            except (ReauthorizationRequired, ThrottledError):
-                raise
-            except Exception as exc:  # noqa: BLE001  (one event must not stop the run)
-                self.record_error(exc, event_id=row.wedsync_event_id if row else item.id, event_type=row.wedsync_event_type if row else "", mapping_row=row)
-        self.store_busy_times(busy, removed_busy)
+                if item.change_key == row.outlook_change_key and not self.needs_rewrite(row):
+                    self.progress(processed=int(self.outlook_counting != "none"))  # our own write coming back
+                    continue
+                self.settle(row, self.outlook_side(item, row))
+        self.store_busy_times(self.with_series_details(busy), removed_busy)
+
+    def needs_rewrite(self, row: OutlookEventMapping) -> bool:
+        """Settings changed since this copy was written (prefix, reminder), or it waits to sync."""
+        return (
+            row.prefix_applied != self.prefs.event_prefix
+            or (row.reminder_applied is not None and row.reminder_applied != _reminder_code(mapping.reminder_minutes(self.prefs)))
+            or row.sync_state in (MappingState.PENDING, MappingState.ERROR)
+        )
+
+    def with_series_details(self, events: list[GraphEvent]) -> list[GraphEvent]:
+        """Occurrences of recurring meetings come with few properties: take showAs, all-day and subject from the master."""
+        out = []
+        for event in events:
+            if event.series_master_id and event.kind in ("occurrence", "exception"):
+                master = self.series_masters.get(event.series_master_id)
+                if master is None and event.series_master_id not in self.series_masters:
+                    try:
+                        master = calendar_api.get_event(self.client, event.series_master_id)
+                    except NotFoundError:
+                        master = None
+                    self.series_masters[event.series_master_id] = master
+                if master is not None:
+                    event = dataclasses.replace(
+                        event, show_as=master.show_as if event.kind == "occurrence" or not event.show_as else event.show_as,
+                        is_all_day=master.is_all_day if event.kind == "occurrence" else event.is_all_day,
+                        subject=event.subject or master.subject,
+                    )
+            out.append(event)
+        return out
+
+    def series_found(self, row: OutlookEventMapping, occurrence: GraphEvent) -> None:
+        """An occurrence of one of our events: the supplier made it a recurring series in Outlook. The planner decides (R0)."""
+        if row.pk in self.handled:
+            self.progress(processed=1)
+            return
+        self.settle(row, self.read_copy(row))
 
     def store_busy_times(self, events: list[GraphEvent], removed: list[str]) -> None:
         """Outlook events WedSync did not make: kept as busy time for double-booking warnings."""
@@ -374,217 +471,310 @@ class SyncEngine:
                 rows, update_conflicts=True, unique_fields=["integration", "outlook_event_id"],
                 update_fields=["subject", "starts_at", "ends_at", "is_all_day", "show_as", "updated_at"],
             )
-        self.progress(processed=len(rows) + len(removed))
+        if self.outlook_counting == "all":  # the supplier's own events: work only when an incremental read lists them
+            self.progress(processed=len(rows) + len(removed))
 
     def adopt(self, item: GraphEvent, tag: tuple[str, str]) -> None:
-        """An event tagged as ours with no mapping (e.g. the mapping write was lost): link it, never duplicate it."""
+        """An event tagged by this integration with no mapping (e.g. the mapping write was lost): link it, never duplicate it."""
         kind, wedsync_id = tag
         event = CalendarEvent.objects.filter(pk=as_uuid(wedsync_id), supplier_id=self.integration.user_id).first()
         key = wedsync_id if kind == "event" else f"travel:{wedsync_id}"
         if OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=key).exists():
             # We already have another Outlook copy of this event: this one is a stray duplicate of ours.
             if self.pushes:
-                delete_outlook_events(self.client, [item.id])
+                self.delete_copies([item.id])
             self.progress(processed=1)
             return
         if event is None or event.is_deleted or kind == "travel":
             if self.pushes:
-                delete_outlook_events(self.client, [item.id])
+                self.delete_copies([item.id])
             self.progress(processed=1, deleted=1)
             return
+        row = self.link_copy(event, item)
+        self.seen_mappings.add(row.pk)
+        self.settle(row, self.outlook_side(item, row))
+
+    def link_copy(self, event: CalendarEvent, item: GraphEvent) -> OutlookEventMapping:
+        """A mapping for our own copy found by its tag: no base (every difference is a conflict), changeKey unknown."""
         row = OutlookEventMapping.objects.create(
             integration=self.integration, event=event, kind="event", wedsync_event_type=event.event_type, wedsync_event_id=str(event.id),
             outlook_event_id=item.id, outlook_calendar_id=self.integration.calendar_id, base_snapshot={},
-            outlook_change_key="", synced_wedsync_version=0,
+            outlook_change_key=None, synced_wedsync_version=0, sync_state=MappingState.PENDING, prefix_applied=self.prefs.event_prefix,
         )
         row.event = event
-        self.seen_mappings.add(row.pk)
-        self.reconcile(row, outlook_event=item)
+        return row
 
     def reconcile_unseen(self, seen_mapping_ids: set, read_started) -> None:
-        """After a full read: mapped events Outlook did not list are gone, or moved out of the window; ask to know which.
+        """After a full read: mapped events Outlook did not list are gone, or moved out of the window; the planner reads to know which.
 
         Busy time the read did not refresh belongs to events that no longer exist.
         """
-        unseen = OutlookEventMapping.objects.filter(integration=self.integration, kind="event").exclude(pk__in=seen_mapping_ids).select_related("event")
+        unseen = (
+            OutlookEventMapping.objects.filter(integration=self.integration, kind="event").exclude(pk__in=seen_mapping_ids)
+            .exclude(sync_state=MappingState.REMOVING).select_related("event")
+        )
         start, end = self.window
         for row in unseen.iterator(chunk_size=500):
-            if row.event is not None and not (row.event.ends_at >= start and row.event.starts_at <= end):
-                continue  # outside the window on our side too: not expected in the read
-            try:
-                current = calendar_api.get_event(self.client, row.outlook_event_id)
-            except NotFoundError:
-                self.reconcile(row, outlook_deleted=True)
-                continue
-            except (ReauthorizationRequired, ThrottledError):
-                raise
-            except GraphError as exc:
-                self.record_error(exc, event_id=row.wedsync_event_id, event_type=row.wedsync_event_type, mapping_row=row)
-                continue
-            if current.change_key != row.outlook_change_key:
-                self.reconcile(row, outlook_event=current)
+            if row.event is not None and not row.event.is_deleted and not (row.event.ends_at >= start and row.event.starts_at <= end) \
+                    and row.event.version <= row.synced_wedsync_version and row.sync_state != MappingState.PENDING:
+                continue  # outside the window on our side too and unchanged: not expected in the read
+            with self.guard(row):
+                self.settle(row, plan.Outlook(plan.Seen.NOT_SEEN))
         OutlookBusyTime.objects.filter(integration=self.integration, updated_at__lt=read_started).delete()
 
-    # --- merging one mapped event ---
-    def reconcile(self, row: OutlookEventMapping, *, outlook_event: GraphEvent | None = None, outlook_deleted: bool = False, retried: bool = False) -> None:
-        """Bring one mapped event in line on both sides (or record a conflict)."""
+    # --- one mapped event: plan, execute, plan again when a side moved ---
+    def prefs_for(self, row: OutlookEventMapping | None) -> mapping.SyncPreferences:
+        """Attendees are synced (so Outlook mails them) only on copies made for a single new event of an invited type."""
+        return self.prefs if row is not None and row.invites_attendees else self.quiet_prefs
+
+    def invites_on_create(self, events: list[CalendarEvent]) -> set:
+        """Ids of the new events whose Outlook copy carries attendees (Outlook mails each an invitation).
+
+        Only a push of WedSync changes that creates exactly one event does: a
+        connect, a reconnect, a full or forced resync, a retry or a bulk change
+        (several new events in one push) never mails anyone.
+        """
+        if self.run_row.triggered_by != "wedsync_change" or self.run_row.sync_type != SyncType.SINGLE_EVENT or len(events) != 1:
+            return set()
+        return {e.id for e in events if self.prefs.invites(e.event_type)}
+
+    def outlook_side(self, item: GraphEvent, row: OutlookEventMapping) -> plan.Outlook:
+        snapshot = mapping.snapshot_from_graph(item, self.prefs_for(row), row.wedsync_event_type, prefix="")
+        return plan.Outlook(plan.Seen.PRESENT, snapshot=snapshot, change_key=item.change_key, reminder=item.reminder_minutes,
+                            is_series=item.kind == "seriesMaster")
+
+    def state_of(self, row: OutlookEventMapping) -> plan.State:
+        reminder = row.reminder_applied
+        return plan.State(
+            base=row.base_snapshot or None, synced_version=row.synced_wedsync_version, change_key=row.outlook_change_key or None,
+            prefix_applied=row.prefix_applied if row.prefix_applied is not None else self.prefs.event_prefix,
+            reminder_applied=None if reminder in (None, -1) else reminder, reminder_known=reminder is not None,
+            conflicts=tuple(merge.SyncConflict.from_contract(c) for c in row.sync_conflicts or []),
+            needs_recreate=row.needs_recreate, pending=row.sync_state == MappingState.PENDING,
+        )
+
+    def wedsync_of(self, event: CalendarEvent | None, row: OutlookEventMapping | None = None) -> plan.WedSync:
+        if event is None or event.is_deleted:
+            return plan.WedSync(None, version=event.version if event else 0, deleted=True)
+        return plan.WedSync(mapping.snapshot_from_wedsync(event_values(event), self.prefs_for(row)), version=event.version)
+
+    def settings_for(self, row: OutlookEventMapping) -> plan.Settings:
+        return plan.Settings(
+            direction=plan.Direction(self.direction), prefix=self.prefs.event_prefix, reminder=mapping.reminder_minutes(self.prefs),
+            event_type=row.wedsync_event_type, rules=self.rules, force=self.run_row.mode == RunMode.FORCE,
+        )
+
+    #: Re-plans allowed for one event in one run (each after a side moved under us).
+    MAX_REPLANS = 4
+
+    def settle(self, row: OutlookEventMapping, outlook: plan.Outlook, *, planner=plan.plan) -> None:
+        """Plan and execute until the actions went through; a side that moved meanwhile is read again and planned again."""
         self.handled.add(row.pk)
+        for _ in range(self.MAX_REPLANS):
+            if row.event_id is not None:
+                row.event = CalendarEvent.objects.filter(pk=row.event_id).first()
+            actions = planner(self.state_of(row), self.wedsync_of(row.event, row), outlook, self.settings_for(row))
+            try:
+                self.execute(row, actions, outlook)
+                return
+            except Replan as again:
+                outlook = again.outlook or outlook
+                row.refresh_from_db()
+        raise GraphError("this event kept changing while we synced it", status=409, code="kept_changing", retryable=True)
+
+    def execute(self, row: OutlookEventMapping, actions: list[plan.Action], outlook: plan.Outlook) -> None:
+        """Carry out the planner's actions; a precondition that no longer holds raises :class:`Replan`."""
         event = row.event
-        if row.outlook_event_id.startswith(RECREATE_PREFIX):
-            return self.recreate(row, event) if event is not None and not event.is_deleted else row.delete()
-        if outlook_event is None and not outlook_deleted and not row.outlook_change_key:
-            # We don't know Outlook's current state (first contact, or after a resolution): read it.
-            try:
-                outlook_event = calendar_api.get_event(self.client, row.outlook_event_id)
-            except NotFoundError:
-                outlook_deleted = True
-        ws_deleted = event is None or event.is_deleted
-        ws_changed = event is not None and event.version > row.synced_wedsync_version
-        base = row.base_snapshot or None
-        if ws_deleted and outlook_deleted:
-            row.delete()
-            self.progress(processed=1)
-            return
-        if ws_deleted:
-            outlook_edited = outlook_event is not None and outlook_event.change_key != row.outlook_change_key
-            if outlook_edited and self.direction == SyncDirection.BIDIRECTIONAL and base:
-                theirs = mapping.snapshot_from_graph(outlook_event, self.prefs, row.wedsync_event_type)
-                if merge.merge_deletion(base, theirs, deleted_on="wedsync", event_type=row.wedsync_event_type) == "conflict":
-                    return self.store_conflict(row, merge.deletion_conflict(base, theirs, deleted_on="wedsync"), outlook_event)
-            if self.pushes:
-                self.delete_remote([row])
-            row.delete()
-            self.progress(processed=1, deleted=1)
-            return
-        values = event_values(event)
-        ours = mapping.snapshot_from_wedsync(values, self.prefs)
-        if outlook_deleted:
-            if self.direction == SyncDirection.TO_OUTLOOK:
-                return self.recreate(row, event)
-            if ws_changed and self.direction == SyncDirection.BIDIRECTIONAL and base:
-                if merge.merge_deletion(base, ours, deleted_on="outlook", event_type=event.event_type) == "conflict":
-                    return self.store_conflict(row, merge.deletion_conflict(base, ours, deleted_on="outlook"), None, outlook_deleted=True)
-            if self.pulls:
-                event_actions.delete_event(event, source=SYNC_SOURCE)
-            row.delete()
-            self.progress(processed=1, deleted=1)
-            return
-        theirs = mapping.snapshot_from_graph(outlook_event, self.prefs, event.event_type) if outlook_event else (base or ours)
-        if self.direction == SyncDirection.TO_OUTLOOK:
-            result = _one_way(ours, theirs, to="outlook")
-        elif self.direction == SyncDirection.FROM_OUTLOOK:
-            result = _one_way(theirs, ours, to="wedsync")
+        new_key: str | None = None
+        new_version: int | None = None
+        written = False
+        seen_side = outlook  # what Outlook holds after these actions (for outlookEventTitle/Date)
+        journaled = row.kind == "event"
+        outlook_before, subject_before = self.journal_outlook_before(row, outlook) if journaled else ({}, "")
+        for action in actions:
+            if isinstance(action, plan.ReadOutlookAgain):
+                raise Replan(self.read_copy(row))
+            if isinstance(action, plan.Nothing):
+                continue
+            if isinstance(action, plan.UpdateOutlook):
+                payload = mapping.event_payload(event_values(event), self.prefs_for(row), fields=set(action.fields))
+                try:
+                    updated = calendar_api.update_event(self.client, row.outlook_event_id, payload, if_match=action.if_match)
+                except PreconditionFailedError:
+                    raise Replan(self.read_copy(row)) from None
+                except NotFoundError:
+                    raise Replan(plan.Outlook(plan.Seen.DELETED)) from None
+                new_key = updated.change_key if updated is not None else None
+                if updated is not None:
+                    outlook = self.outlook_side(updated, row)
+                    seen_side = outlook
+                written = True
+                if journaled:
+                    self.journal_outlook_update(row, event, action.fields, outlook_before, subject_before)
+            elif isinstance(action, plan.ApplyToWedSync):
+                wedsync_before = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
+                try:
+                    updated_event = event_actions.update_event(
+                        event, source=SYNC_SOURCE, expected_version=action.expected_version,
+                        **mapping.wedsync_changes(action.fields, current_values=event_values(event)),
+                    )
+                except event_actions.EventVersionConflict:
+                    # The supplier edited it this very moment: plan again with their edit and what Outlook holds now.
+                    if new_key is not None:
+                        self.store_key(row, new_key)
+                    raise Replan(outlook) from None
+                new_version = updated_event.version
+                event = row.event = updated_event  # what Outlook takes next is built from these values
+                written = True
+                self.journal.wedsync(ChangeKind.UPDATED, event, journal.diff(wedsync_before, action.fields, action.fields.keys()))
+            elif isinstance(action, plan.SoftDeleteInWedSync):
+                wedsync_before = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
+                try:
+                    event_actions.delete_event(event, source=SYNC_SOURCE, expected_version=action.expected_version)
+                except event_actions.EventVersionConflict:
+                    raise Replan(outlook) from None
+                self.progress(deleted=1)
+                self.journal.wedsync(ChangeKind.DELETED, event, journal.diff(wedsync_before, None))
+            elif isinstance(action, plan.DeleteInOutlook):
+                try:
+                    calendar_api.delete_event(self.client, row.outlook_event_id, if_match=action.if_match)
+                except PreconditionFailedError:
+                    raise Replan(self.read_copy(row)) from None
+                self.progress(deleted=1)
+                if journaled:
+                    self.journal.outlook(ChangeKind.DELETED, event, {**journal.diff(outlook_before, None), "subject": {"old": subject_before, "new": None}},
+                                         event_id=row.wedsync_event_id, title=(event.title if event is not None else outlook_before.get("title", "")))
+            elif isinstance(action, plan.CreateInOutlook):
+                created = self.create_copy(row, event, recreate=action.recreate)
+                new_key = created.change_key
+                seen_side = self.outlook_side(created, row)
+                self.progress(created=1)
+                self.journal_outlook_created(event)
+            elif isinstance(action, plan.RecordConflict):
+                row.sync_conflicts = [c.to_contract() for c in action.conflicts]
+                row.sync_state = MappingState.CONFLICT
+                if action.change_key is not None:
+                    row.outlook_change_key = action.change_key
+                if event is not None:
+                    row.synced_wedsync_version = event.version
+                row.last_synced_at = timezone.now()
+                row.outlook_last_seen = seen.last_seen(seen_side.snapshot, [row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
+                row.save()
+                self.progress(processed=1, conflicts=len(action.conflicts))
+            elif isinstance(action, plan.Remember):
+                row.base_snapshot = dict(action.base)
+                row.outlook_change_key = new_key or action.change_key or row.outlook_change_key
+                row.synced_wedsync_version = new_version if new_version is not None else (event.version if event is not None else row.synced_wedsync_version)
+                row.sync_conflicts = [c.to_contract() for c in action.conflicts]
+                row.sync_state = MappingState.CONFLICT if action.conflicts else MappingState.SYNCED
+                row.outlook_last_seen = seen.last_seen(seen_side.snapshot, [action.prefix, row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
+                row.prefix_applied = action.prefix
+                row.reminder_applied = _reminder_code(action.reminder)
+                row.needs_recreate = False
+                row.last_error = {}
+                row.last_synced_at = timezone.now()
+                if event is not None:
+                    row.wedsync_event_type = event.event_type
+                row.save()
+                self.progress(processed=1, updated=int(written), conflicts=len(action.conflicts))
+                if written and self.prefs.sync_travel_time and self.pushes and event is not None:
+                    self.sync_travel(event)
+            elif isinstance(action, plan.Forget):
+                if row.pk:
+                    row.delete()
+                self.progress(processed=1)
+            else:  # pragma: no cover
+                raise TypeError(f"unknown action {action!r}")
+
+    # --- the change journal (values as the supplier sees them; see journal.py) ---
+    def journal_outlook_before(self, row: OutlookEventMapping, outlook: plan.Outlook) -> tuple[dict, str]:
+        """What Outlook holds before this event's actions: read now, else what we last wrote (the base); and its subject."""
+        if outlook.seen is plan.Seen.PRESENT:
+            before = plan.outlook_view(outlook, plan.State(prefix_applied=row.prefix_applied))
+            subject = str((outlook.snapshot or {}).get("title") or "")
         else:
-            result = merge.merge(base, ours, theirs, event_type=event.event_type, rules=self.rules)
-        change_key = outlook_event.change_key if outlook_event else row.outlook_change_key
-        if result.to_outlook:
-            # Whatever Outlook must take is WedSync's current value of that field.
-            payload = mapping.event_payload(values, self.prefs, fields=set(result.to_outlook))
-            try:
-                response = self.client.patch(
-                    calendar_api.event_path(row.outlook_event_id), json=payload,
-                    headers={**calendar_api.READ_HEADERS, "If-Match": f'W/"{change_key}"'} if change_key else calendar_api.READ_HEADERS,
-                )
-            except PreconditionFailedError:
-                if retried:
-                    raise
-                return self.reconcile(row, outlook_event=calendar_api.get_event(self.client, row.outlook_event_id), retried=True)
-            except NotFoundError:
-                return self.reconcile(row, outlook_deleted=True)
-            change_key = GraphEvent.from_json(response.body).change_key if response.body else change_key
-        version = event.version
-        merged = dict(result.merged)
-        if result.to_wedsync:
-            try:
-                updated = event_actions.update_event(event, source=SYNC_SOURCE, expected_version=event.version, **mapping.wedsync_changes(result.to_wedsync, current_values=values))
-                version = updated.version
-            except event_actions.EventVersionConflict:
-                # The supplier edited it this very moment and WedSync did not take Outlook's values: keep the
-                # old base for them, so the next merge (their push) weighs both edits instead of calling
-                # Outlook's values agreed and overwriting them with the supplier's.
-                version = row.synced_wedsync_version
-                for name in result.to_wedsync:
-                    merged[name] = (base or {}).get(name)
-        row.base_snapshot = merged
-        row.outlook_change_key = change_key
-        row.synced_wedsync_version = version
-        row.sync_conflicts = [c.to_contract() for c in result.conflicts]
-        row.sync_state = MappingState.CONFLICT if result.conflicts else MappingState.SYNCED
-        row.last_error = {}
-        row.last_synced_at = timezone.now()
-        row.wedsync_event_type = event.event_type
-        row.save()
-        updated_count = int(bool(result.to_outlook or result.to_wedsync))
-        self.progress(processed=1, updated=updated_count, conflicts=len(result.conflicts))
-        if self.prefs.sync_travel_time and self.pushes and "when" in result.to_outlook | result.to_wedsync:
-            self.sync_travel(event)
+            before = dict(row.base_snapshot or {})
+            subject = f"{row.prefix_applied or ''}{before.get('title', '')}" if before else ""
+        before["reminder"] = None if row.reminder_applied in (None, -1) else row.reminder_applied
+        return before, subject
 
-    def store_conflict(self, row, conflict: merge.SyncConflict, outlook_event: GraphEvent | None, *, outlook_deleted: bool = False) -> None:
-        row.sync_conflicts = [conflict.to_contract()]
-        row.sync_state = MappingState.CONFLICT
-        if outlook_event is not None:
-            row.outlook_change_key = outlook_event.change_key
-        if outlook_deleted:
-            row.outlook_change_key = ""
-        if row.event is not None:
-            row.synced_wedsync_version = row.event.version
-        row.last_synced_at = timezone.now()
-        row.save()
-        self.progress(processed=1, conflicts=1)
+    def journal_outlook_update(self, row, event, fields, before: dict, subject_before: str) -> None:
+        after = {**mapping.snapshot_from_wedsync(event_values(event), self.prefs), "reminder": mapping.reminder_minutes(self.prefs)}
+        changes = journal.diff(before, after, [f for f in fields if f in before or f in after])
+        subject_after = f"{self.prefs.event_prefix}{after['title']}"
+        if "title" in fields and "title" not in changes and subject_before and subject_before != subject_after:
+            changes["subject"] = {"old": subject_before, "new": subject_after}
+        self.journal.outlook(ChangeKind.UPDATED, event, changes)
 
-    def recreate(self, row: OutlookEventMapping, event: CalendarEvent) -> None:
-        """WedSync is the master (``to_outlook``) and the Outlook copy was deleted: put it back, once."""
-        payload = mapping.create_payload(event_values(event), self.prefs, integration_id=str(self.integration.pk))
-        payload["transactionId"] = mapping.transaction_id(str(self.integration.pk), f"{event.id}:after:{row.outlook_event_id}")
-        response = self.client.post(calendar_api.calendar_events_path(self.integration.calendar_id), json=payload, headers=calendar_api.READ_HEADERS)
-        created = GraphEvent.from_json(response.body)
-        row.outlook_event_id = created.id
-        row.outlook_change_key = created.change_key
-        row.base_snapshot = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
-        row.synced_wedsync_version = event.version
-        row.sync_state, row.sync_conflicts, row.last_error = MappingState.SYNCED, [], {}
-        row.save()
-        self.progress(processed=1, created=1)
+    def journal_outlook_created(self, event) -> None:
+        after = {**mapping.snapshot_from_wedsync(event_values(event), self.prefs), "reminder": mapping.reminder_minutes(self.prefs)}
+        self.journal.outlook(ChangeKind.CREATED, event, {**journal.diff(None, after), "subject": {"old": None, "new": f"{self.prefs.event_prefix}{after['title']}"}})
+
+    def store_key(self, row: OutlookEventMapping, key: str) -> None:
+        row.outlook_change_key = key
+        OutlookEventMapping.objects.filter(pk=row.pk).update(outlook_change_key=key)
+
+    def read_copy(self, row: OutlookEventMapping) -> plan.Outlook:
+        try:
+            return self.outlook_side(calendar_api.get_event(self.client, row.outlook_event_id), row)
+        except NotFoundError:
+            return plan.Outlook(plan.Seen.DELETED)
+
+    def create_copy(self, row: OutlookEventMapping, event: CalendarEvent, *, recreate: bool) -> GraphEvent:
+        """(Re)make the Outlook copy; our own tagged copy is looked up first, so a crashed create is never made twice."""
+        found = self.find_own_copy(event)
+        if found is None or found.id == row.outlook_event_id:
+            payload = mapping.create_payload(event_values(event), self.prefs_for(row), integration_id=str(self.integration.pk))
+            if recreate:
+                payload["transactionId"] = mapping.transaction_id(str(self.integration.pk), f"{event.id}:after:{row.outlook_event_id}")
+            found = calendar_api.create_event(self.client, self.integration.calendar_id, payload)
+        row.outlook_event_id = found.id
+        row.outlook_calendar_id = self.integration.calendar_id
+        return found
+
+    def find_own_copy(self, event: CalendarEvent) -> GraphEvent | None:
+        return calendar_api.find_tagged(self.client, self.integration.calendar_id, mapping.TAG_PROPERTY_ID, mapping.tag_value(self.integration.pk, event.id))
+
+    @contextlib.contextmanager
+    def guard(self, row: OutlookEventMapping | None, *, event_id=None, event_type=None):
+        """The one per-event guard: a failing event is recorded and the run goes on; auth and throttling end the run."""
+        try:
+            yield
+        except (ReauthorizationRequired, ThrottledError):
+            raise
+        except locks.LockTimeout as exc:
+            self.record_error(GraphError(str(exc), status=503, code="busy", retryable=True), event_id=event_id or (row.wedsync_event_id if row else ""),
+                              event_type=event_type or (row.wedsync_event_type if row else ""), mapping_row=row)
+        except Exception as exc:  # noqa: BLE001  (one event must not stop the run)
+            self.record_error(exc, event_id=event_id if row is None else row.wedsync_event_id, event_type=event_type or (row.wedsync_event_type if row else ""), mapping_row=row)
 
     def force(self, event_ids: list[str]) -> None:
         """``force-sync``: read the event on both sides now and make the run's direction win every difference."""
         for event_id in event_ids:
             row = OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=str(event_id), kind="event").select_related("event").first()
-            self.expect(1)
-            try:
+            with self.guard(row, event_id=event_id):
                 if row is None:
                     if self.pushes:
                         self.create_missing(only=[event_id])
                     continue
-                try:
-                    current = calendar_api.get_event(self.client, row.outlook_event_id)
-                except NotFoundError:
-                    self.reconcile(row, outlook_deleted=True)
-                    continue
-                row.sync_conflicts, row.sync_state = [], MappingState.SYNCED
-                self.reconcile(row, outlook_event=current)
-            except (ReauthorizationRequired, ThrottledError):
-                raise
-            except Exception as exc:  # noqa: BLE001
-                self.record_error(exc, event_id=event_id, event_type=row.wedsync_event_type if row else "", mapping_row=row)
+                self.settle(row, self.read_copy(row))
 
     # --- WedSync side ---
     def push_wedsync(self, only: Iterable[str] | None = None) -> None:
         """Send WedSync changes to Outlook: edits and deletes of mapped events, then new events in bulk."""
+        self.remove_marked()
         if not self.pushes and not only:
             return
-        changed = selectors.mappings_changed_in_wedsync(self.integration).select_related("event")
+        changed = selectors.mappings_changed_in_wedsync(self.integration).exclude(sync_state=MappingState.REMOVING).select_related("event")
         if only:
             changed = changed.filter(wedsync_event_id__in=[str(i) for i in only])
-        rows = [row for row in changed if row.pk not in self.handled]
-        self.expect(len(rows))
+        listed = list(changed)
+        rows = [row for row in listed if row.pk not in self.handled]
+        if self.outlook_counting == "all" and len(rows) < len(listed):
+            self.expect(len(rows) - len(listed))  # counted up front and again as an Outlook change: once is enough
         for row in rows:
-            try:
-                self.reconcile(row)
-            except (ReauthorizationRequired, ThrottledError):
-                raise
-            except Exception as exc:  # noqa: BLE001
-                self.record_error(exc, event_id=row.wedsync_event_id, event_type=row.wedsync_event_type, mapping_row=row)
+            with self.guard(row):
+                self.settle(row, plan.Outlook(plan.Seen.UNREAD))
         if self.pushes:
             self.create_missing(only)
 
@@ -594,23 +784,58 @@ class SyncEngine:
             events = events.filter(pk__in=[uuid for uuid in map(as_uuid, only) if uuid])
         return [e for e in events if mapping.is_type_synced(e.event_type, self.prefs)]
 
+    #: Up to this many new events, each is looked up by its tag before it is created; above, one listing of our tagged copies.
+    LOOKUP_ONE_BY_ONE = 5
+
+    def adopt_own_copies(self, events: list[CalendarEvent]) -> list[CalendarEvent]:
+        """Link copies a crashed run created but never recorded (found by their tag); return the events still to create.
+
+        ``transactionId`` alone is not enough: Microsoft documents its purpose,
+        not how long it is remembered.
+        """
+        integration_id = str(self.integration.pk)
+        if len(events) <= self.LOOKUP_ONE_BY_ONE:
+            found = {str(e.id): self.find_own_copy(e) for e in events}
+            found = {k: v for k, v in found.items() if v is not None}
+        else:
+            ids = calendar_api.tagged_events(self.client, self.integration.calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration_id}:")
+            found = {}
+            for item in ids:
+                tag = mapping.tag_of(item, integration_id)
+                if tag and tag[0] == "event":
+                    found[tag[1]] = item
+        rest = []
+        for event in events:
+            item = found.get(str(event.id))
+            if item is None:
+                rest.append(event)
+                continue
+            with self.guard(None, event_id=event.id, event_type=event.event_type):
+                row = self.link_copy(event, item)
+                self.settle(row, self.outlook_side(item, row))
+        return rest
+
     def create_missing(self, only: Iterable[str] | None = None) -> None:
         """Create in Outlook every WedSync event in the window that has no Outlook copy yet.
 
-        Creates go out as ``$batch`` requests of 20, ``SYNC_BATCH_CONCURRENCY``
-        at a time (Graph allows 4 concurrent requests per mailbox). Each create
-        carries ``transactionId`` = f(integration, event): if a previous run made
-        the event but died before writing the mapping, Graph answers with that
-        event instead of a second one.
+        Our own tagged copies left by a crashed run are adopted first. Creates
+        go out as ``$batch`` requests of 20, one at a time: Outlook runs up to 4
+        items of a batch in parallel, and those count against the mailbox's 4
+        concurrent requests. Each create carries ``transactionId`` =
+        f(integration, event).
         """
         events = self.unmapped_events(only)
         if not events:
             return
-        self.expect(len(events))
+        events = self.adopt_own_copies(events)
+        if not events:
+            return
         integration_id = str(self.integration.pk)
         path = calendar_api.calendar_events_path(self.integration.calendar_id)
+        self.inviting = self.invites_on_create(events)
         requests = [
-            (event, BatchRequest(id=str(n), method="POST", url=path, body=mapping.create_payload(event_values(event), self.prefs, integration_id=integration_id), headers=calendar_api.READ_HEADERS))
+            (event, BatchRequest(id=str(n), method="POST", url=path, headers=calendar_api.READ_HEADERS,
+                                 body=mapping.create_payload(event_values(event), self.prefs if event.id in self.inviting else self.quiet_prefs, integration_id=integration_id)))
             for n, event in enumerate(events)
         ]
         if self.prefs.sync_travel_time:
@@ -647,6 +872,7 @@ class SyncEngine:
 
     def store_created(self, chunk, answers) -> None:
         rows, errors, created_ids = [], 0, []
+        reminder = _reminder_code(mapping.reminder_minutes(self.prefs))
         for event, request in chunk:
             answer = answers.get(request.id)
             if answer is None or answer.status >= 300:
@@ -656,17 +882,25 @@ class SyncEngine:
                 continue
             created = GraphEvent.from_json(answer.body)
             travel = request.id.startswith("t")
+            invites = not travel and event.id in self.inviting
+            prefs = self.prefs if invites else self.quiet_prefs
             rows.append(OutlookEventMapping(
                 integration=self.integration, event=event, kind="travel" if travel else "event",
                 wedsync_event_type=event.event_type, wedsync_event_id=f"travel:{event.id}" if travel else str(event.id),
                 outlook_event_id=created.id, outlook_calendar_id=self.integration.calendar_id,
-                base_snapshot=mapping.travel_snapshot(event_values(event)) if travel else mapping.snapshot_from_wedsync(event_values(event), self.prefs),
-                outlook_change_key=created.change_key, synced_wedsync_version=event.version, sync_state=MappingState.SYNCED,
+                base_snapshot=mapping.travel_snapshot(event_values(event)) if travel else mapping.snapshot_from_wedsync(event_values(event), prefs),
+                invites_attendees=invites,
+                outlook_change_key=created.change_key or None, synced_wedsync_version=event.version, sync_state=MappingState.SYNCED,
+                prefix_applied=self.prefs.event_prefix, reminder_applied=None if travel else reminder,
+                outlook_last_seen={} if travel else seen.last_seen(mapping.snapshot_from_graph(created, prefs, event.event_type, prefix=""), [self.prefs.event_prefix]),
             ))
             created_ids.append(created.id)
+            if not travel:
+                self.journal_outlook_created(event)
         with transaction.atomic():
             OutlookEventMapping.objects.bulk_create(rows, ignore_conflicts=True)
             OutlookBusyTime.objects.filter(integration=self.integration, outlook_event_id__in=created_ids).delete()
+            self.journal.flush()  # one INSERT per batch of creates
         self.created += len(rows)
         self.progress(processed=len(chunk), created=len(rows), errors=errors)
 
@@ -675,34 +909,42 @@ class SyncEngine:
         row = OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=f"travel:{event.id}").first()
         payload = mapping.travel_payload(event_values(event), self.prefs, integration_id=str(self.integration.pk))
         if row is None or payload is None:
-            if row is not None:
-                self.delete_remote([row])
+            if row is not None and self.delete_copies([row.outlook_event_id]).get(row.outlook_event_id):
                 row.delete()
             return
         body = {key: payload[key] for key in ("start", "end", "subject") if key in payload}
         try:
-            response = self.client.patch(calendar_api.event_path(row.outlook_event_id), json=body, headers=calendar_api.READ_HEADERS)
+            updated = calendar_api.update_event(self.client, row.outlook_event_id, body, if_match=None)  # travel blocks are WedSync's alone
         except NotFoundError:
             row.delete()
             return
-        row.outlook_change_key = GraphEvent.from_json(response.body).change_key if response.body else row.outlook_change_key
+        row.outlook_change_key = updated.change_key if updated is not None else row.outlook_change_key
         row.base_snapshot = mapping.travel_snapshot(event_values(event))
         row.synced_wedsync_version = event.version
         row.save(update_fields=["outlook_change_key", "base_snapshot", "synced_wedsync_version", "last_synced_at"])
 
     # --- deleting our copies ---
-    def delete_remote(self, rows: list[OutlookEventMapping]) -> int:
-        """Delete the Outlook copies of these mappings (ours) in batches."""
-        return delete_outlook_events(self.client, [row.outlook_event_id for row in rows])
+    def delete_copies(self, outlook_ids: list[str]) -> dict[str, bool]:
+        """Delete these Outlook copies (ours) in batches; per id whether Outlook confirmed."""
+        return calendar_api.delete_events(self.client, outlook_ids)
+
+
+class Replan(Exception):
+    """A side moved under an action (412, 404, WedSync version): plan again with what we now know of Outlook."""
+
+    def __init__(self, outlook: plan.Outlook | None):
+        super().__init__("replan")
+        self.outlook = outlook
+
+
+def _reminder_code(minutes: int | None) -> int:
+    """``reminder_applied`` column value: minutes, or -1 for reminders off."""
+    return -1 if minutes is None else int(minutes)
 
 
 def delete_outlook_events(client: GraphClient, outlook_ids: list[str]) -> int:
     """Delete events from Outlook through ``$batch``; returns how many are gone (404 counts: already gone)."""
-    if not outlook_ids:
-        return 0
-    requests = [BatchRequest(id=str(n), method="DELETE", url=calendar_api.event_path(oid)) for n, oid in enumerate(outlook_ids)]
-    answers = client.batch(requests)
-    return sum(1 for r in requests if answers.get(r.id) is not None and (answers[r.id].status < 300 or answers[r.id].status == 404))
+    return sum(1 for ok in calendar_api.delete_events(client, outlook_ids).values() if ok)
 
 
 def _send_batch(integration: OutlookCalendarIntegration, access_token: str, requests: list[BatchRequest]):
@@ -716,18 +958,6 @@ def _send_batch(integration: OutlookCalendarIntegration, access_token: str, requ
         return GraphClient(integration.microsoft_user_id, provider).batch(requests)
     finally:
         connections.close_all()
-
-
-def _one_way(source: dict, target: dict, *, to: str) -> merge.MergeResult:
-    """Direction-limited sync: the source side wins every field that differs."""
-    diff = {name: source[name] for name in merge.SYNC_FIELDS if source.get(name) is not None and source.get(name) != target.get(name)}
-    merged = {**target, **diff}
-    return merge.MergeResult(
-        merged=merged,
-        to_wedsync=diff if to == "wedsync" else {},
-        to_outlook=diff if to == "outlook" else {},
-        conflicts=(),
-    )
 
 
 def as_uuid(value) -> uuid.UUID | None:

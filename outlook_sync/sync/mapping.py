@@ -4,7 +4,8 @@ The WedSync side is a plain mapping ``values`` with :class:`CalendarEvent` field
 names (``id``, ``event_type``, ``title``, ``description``, ``location``,
 ``starts_at``, ``ends_at``, ``time_zone``, ``is_all_day``, ``attendees``,
 ``client_name``, ``wedding_reference``, ``travel_minutes``); the Outlook side is
-a parsed :class:`~outlook_sync.graph.types.GraphEvent`.
+a parsed ``GraphEvent`` (any object with its attributes: this module imports
+nothing from ``graph``, so the pure layer never depends on HTTP).
 
 Both sides are reduced to a *snapshot*: the canonical, JSON-serialisable field
 values that the three-way merge (:mod:`outlook_sync.sync.merge`) compares::
@@ -31,12 +32,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from ..graph.types import GraphEvent
 from ..timezones import UTC, UnknownTimeZone, format_graph_datetime, to_windows, zone
 
 #: The extended property that marks an Outlook event as WedSync's. Its value is
-#: the WedSync event id, or ``travel:<id>`` for a travel-time block. Disconnect
-#: deletes only events carrying it; matching after a crash looks it up.
+#: ``<integration id>:<WedSync event id>``, or ``<integration id>:travel:<id>``
+#: for a travel-time block: every "is this ours" decision (disconnect, adopting
+#: after a crash, the orphan sweep) checks the integration too, so one supplier's
+#: connection never claims another's events in a shared mailbox.
 TAG_PROPERTY_ID = "String {3c2d6bd1-7f3e-4b53-9b0c-5f2a1e0f7a11} Name WedSyncEventId"
 TRAVEL_TAG_PREFIX = "travel:"
 
@@ -282,14 +284,18 @@ def snapshot_from_wedsync(values: Mapping[str, Any], prefs: SyncPreferences) -> 
     }
 
 
-def snapshot_from_graph(event: GraphEvent, prefs: SyncPreferences, event_type: str) -> dict[str, Any]:
+def snapshot_from_graph(event: Any, prefs: SyncPreferences, event_type: str, *, prefix: str | None = None) -> dict[str, Any]:
+    """Outlook's side as a snapshot; the title is the subject without ``prefix`` (default: the prefix in force).
+
+    ``prefix=""`` keeps the raw subject (the planner strips the prefix applied to that copy).
+    """
     if event.is_all_day:
         when = {"start": event.start.date().isoformat(), "end": event.end.date().isoformat(), "allDay": True}
     else:
         when = {"start": _utc(event.start), "end": _utc(event.end), "allDay": False}
     description = html_to_text(event.body) if event.body_type == "html" else normalise_text(event.body)
     return {
-        "title": strip_prefix(event.subject, prefs.event_prefix),
+        "title": strip_prefix(event.subject, prefs.event_prefix if prefix is None else prefix),
         "when": when,
         "location": event.location,
         "description": description,
@@ -442,10 +448,10 @@ def html_to_text(body: str) -> str:
 
 # --------------------------------------------------------------------------- Graph payloads
 
-_PATCHABLE = frozenset(SNAPSHOT_FIELDS)
+_PATCHABLE = frozenset(SNAPSHOT_FIELDS) | {"reminder"}
 
 
-def event_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, fields: set[str] | frozenset[str] | None = None) -> dict[str, Any]:
+def event_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, fields: set[str] | frozenset[str] | None = None, integration_id: Any = None) -> dict[str, Any]:
     """Graph event JSON: everything for a POST (``fields`` None) or only the named snapshot fields for a PATCH.
 
     Reminder: Graph keeps one reminder per event, so we send the *earliest*
@@ -469,21 +475,34 @@ def event_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, fields: 
         payload["location"] = {"displayName": values.get("location") or ""}
     if "attendees" in wanted and prefs.invites(event_type):
         payload["attendees"] = _graph_attendees(values.get("attendees") or [])
+    if fields is None or "reminder" in wanted:
+        payload.update(reminder_payload(prefs))
     if fields is None:
-        if prefs.notification_minutes:
-            payload["reminderMinutesBeforeStart"] = max(prefs.notification_minutes)
-            payload["isReminderOn"] = True
-        else:
-            payload["isReminderOn"] = False
         payload["categories"] = [CATEGORY_BY_TYPE[event_type]]
         payload["showAs"] = "free" if event_type in FREE_TYPES else "busy"
-        payload["singleValueExtendedProperties"] = [{"id": TAG_PROPERTY_ID, "value": str(values["id"])}]
+        if integration_id is not None:  # every create goes through create_payload, which requires it
+            payload["singleValueExtendedProperties"] = [{"id": TAG_PROPERTY_ID, "value": tag_value(integration_id, values["id"])}]
     return payload
+
+
+def reminder_minutes(prefs: SyncPreferences) -> int | None:
+    """The one reminder Graph keeps: the earliest (largest minutes), or None when reminders are off."""
+    return max(prefs.notification_minutes) if prefs.notification_minutes else None
+
+
+def reminder_payload(prefs: SyncPreferences) -> dict[str, Any]:
+    minutes = reminder_minutes(prefs)
+    return {"reminderMinutesBeforeStart": minutes, "isReminderOn": True} if minutes is not None else {"isReminderOn": False}
+
+
+def tag_value(integration_id: Any, wedsync_id: Any) -> str:
+    """The tag of our copy of ``wedsync_id`` (``travel:<id>`` for a travel block) made by this integration."""
+    return f"{integration_id}:{wedsync_id}"
 
 
 def create_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, integration_id: Any, attempt: int = 0) -> dict[str, Any]:
     """POST body with a deterministic ``transactionId`` (a retried create returns the existing event)."""
-    payload = event_payload(values, prefs)
+    payload = event_payload(values, prefs, integration_id=integration_id)
     payload["transactionId"] = transaction_id(integration_id, values["id"], attempt)
     return payload
 
@@ -556,7 +575,7 @@ def travel_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, integra
         "isReminderOn": False,
         "showAs": "busy",
         "categories": [TRAVEL_CATEGORY],
-        "singleValueExtendedProperties": [{"id": TAG_PROPERTY_ID, "value": f"{TRAVEL_TAG_PREFIX}{values['id']}"}],
+        "singleValueExtendedProperties": [{"id": TAG_PROPERTY_ID, "value": tag_value(integration_id, f"{TRAVEL_TAG_PREFIX}{values['id']}")}],
         "transactionId": transaction_id(integration_id, f"{TRAVEL_TAG_PREFIX}{values['id']}", attempt),
     }
     return payload
@@ -574,9 +593,18 @@ def travel_snapshot(values: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def tag_of(event: GraphEvent) -> tuple[str, str] | None:
-    """``("event", id)`` or ``("travel", id)`` for our events; None for the supplier's own."""
+def tag_of(event: Any, integration_id: Any) -> tuple[str, str] | None:
+    """``("event", id)`` or ``("travel", id)`` for this integration's events; None for anything else.
+
+    Anything else is the supplier's own event, or another integration's (an
+    old tag without the integration id counts as not ours: it cannot be
+    attributed, so it is never deleted or adopted on a guess).
+    """
     value = event.extended_property(TAG_PROPERTY_ID)
+    own = f"{integration_id}:"
+    if not value or not value.startswith(own):
+        return None
+    value = value[len(own):]
     if not value:
         return None
     if value.startswith(TRAVEL_TAG_PREFIX):

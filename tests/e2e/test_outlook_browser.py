@@ -7,10 +7,12 @@ goes to ``test-artifacts/e2e/``.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -77,6 +79,11 @@ def outlook(graph, live_server, settings):
     graph.register_app(CLIENT_ID, CLIENT_SECRET, [settings.MICROSOFT_REDIRECT_URI])
     # The live server serves static files through the finders, not the hashed manifest collectstatic writes.
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    # The CSP's form-action names Microsoft's sign-in host (read at start-up); here that host is the emulator's.
+    authority = urlsplit(settings.MICROSOFT_AUTHORITY)
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["form-action"].append(f"{authority.scheme}://{authority.netloc}")
+    settings.CONTENT_SECURITY_POLICY = policy
     return graph
 
 
@@ -196,10 +203,13 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
         expect(card).to_contain_text(theirs)
 
     make_conflict("Consultation (WedSync)", "Consultation (Outlook)")
+    expect(page.locator("#conflicts-badge")).to_have_text("1 needs your decision")  # the count on the navigation item
     steps.shot("conflict-shown")
     card = page.locator(f"#conflict-{consultation.pk}")
     card.get_by_role("button", name="Keep WedSync").click()
     expect(card).to_contain_text("Kept the WedSync version.")
+    steps.go("/calendar/outlook/conflicts/")
+    expect(page.locator("#conflicts-badge")).to_have_count(0)
     steps.shot("conflict-kept-wedsync")
     wait_for(lambda: _outlook_copy(outlook, integration, consultation)["subject"] == PREFIX + "Consultation (WedSync)", message="WedSync title in Outlook")
 

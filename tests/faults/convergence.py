@@ -76,10 +76,15 @@ def _parse_graph_time(value: dict) -> dt.datetime:
     return parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def _tag(event: dict) -> str | None:
+def _tag(event: dict, integration_id: str | None = None) -> str | None:
+    """The WedSync event id an Outlook event is tagged for by this integration (tags are ``<integration id>:<event id>``)."""
     for prop in event.get("singleValueExtendedProperties") or []:
         if str(prop.get("id", "")).lower() == TAG_PROPERTY_ID.lower():
-            return prop.get("value")
+            value = prop.get("value") or ""
+            if integration_id is None:
+                return value.split(":", 1)[1] if ":" in value and not value.startswith(TRAVEL_TAG_PREFIX) else value
+            own = f"{integration_id}:"
+            return value[len(own):] if value.startswith(own) else None
     return None
 
 
@@ -145,8 +150,14 @@ def problems(api_client, graph, *, supplier, mailbox: str = MAILBOX, edits: list
     prefix = prefs.get("eventPrefix", "")
     start, end = _window()
     wedsync = {e["id"]: e for e in api_client.get("/api/events/", {"start": start.isoformat(), "end": end.isoformat()}).json()["events"]}
-    expected_ids = {event_id for event_id, e in wedsync.items() if _synced_type(e["eventType"], prefs)}
     mapped = _pages(api_client, f"{BASE}/events", "events")
+    # A delete-vs-edit conflict waits for the supplier: its survivor may have no copy, its copy no live event.
+    delete_conflicts = {r["wedSyncEventId"] for r in mapped if r["syncStatus"] == "conflict" and any(c["field"] == "deleted" for c in r.get("syncConflicts") or [])}
+    expected_ids = {event_id for event_id, e in wedsync.items() if _synced_type(e["eventType"], prefs)} - delete_conflicts
+    # Events outside the window keep their copy (leaving the window deletes nothing).
+    far = now_ = timezone.now()
+    everywhere = api_client.get("/api/events/", {"start": (now_ - dt.timedelta(days=3650)).isoformat(), "end": (far + dt.timedelta(days=3650)).isoformat()}).json()["events"]
+    live_anywhere = {e["id"] for e in everywhere if _synced_type(e["eventType"], prefs)}
     outlook = graph.events(mailbox)
     by_id = {e["id"]: e for e in outlook}
 
@@ -156,16 +167,18 @@ def problems(api_client, graph, *, supplier, mailbox: str = MAILBOX, edits: list
             found.append(f"{count} Outlook events share transactionId {transaction_id}")
     tagged: dict[str, list[dict]] = {}
     for event in outlook:
-        tag = _tag(event)
+        tag = _tag(event, integration["id"])
         if tag and not tag.startswith(TRAVEL_TAG_PREFIX):
             tagged.setdefault(tag, []).append(event)
     for tag, events in tagged.items():
-        if tag not in expected_ids:
+        if tag not in expected_ids and tag not in delete_conflicts and tag not in live_anywhere:
             found.append(f"Outlook event(s) {[e['subject'] for e in events]} tagged for WedSync event {tag}, which is deleted or not synced")
     rows_by_event: dict[str, list[dict]] = {}
     for row in mapped:
         rows_by_event.setdefault(row["wedSyncEventId"], []).append(row)
-        if row["outlookEventId"] not in by_id:
+        out_of_window = row["wedSyncEventId"] not in wedsync and row["wedSyncEventId"] in live_anywhere
+        if row["outlookEventId"] not in by_id and not out_of_window and row["wedSyncEventId"] not in delete_conflicts:
+            # (Outside the window nothing is read until the event returns: a delete there is seen then.)
             found.append(f"mapping of {row['wedSyncEventId']} points at missing Outlook event {row['outlookEventId'][:16]}…")
         if row["syncStatus"] in ("pending", "error"):
             found.append(f"mapping of {row['wedSyncEventId']} ({row['wedSyncEventTitle']!r}) is {row['syncStatus']}")

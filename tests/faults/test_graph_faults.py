@@ -166,7 +166,7 @@ def test_access_token_expiry_mid_run(world):
     finally:
         stop.set()
         expirer.join(5)
-    first = next(run for run in history if run["triggeredBy"] == "connect")
+    first = next(run for run in history if run["reason"] == "connect")
     scenario.notes.append(f"first full sync {first['syncStatus']} with {len(first.get('errors') or [])} error(s)")
 
     scenario.converge(edits=edits)

@@ -35,7 +35,7 @@ def wait_for_idle(api_client, *, timeout: float = 60.0) -> list[dict]:
 
     def idle():
         history = api_client.get(f"{BASE}/sync").json()["recentSyncHistory"]
-        return history if history and all(run["syncStatus"] != "in_progress" for run in history) else None
+        return history if history and all(run["syncStatus"] not in ("queued", "in_progress") for run in history) else None
 
     return wait_for(idle, timeout=timeout, message="sync runs to finish")
 
@@ -48,7 +48,7 @@ def run_sync(api_client, *, sync_type: str = "incremental", timeout: float = 60.
 
     def finished():
         job = api_client.get(f"{BASE}/sync/{sync_id}").json()
-        return job if job["status"] != "in_progress" else None
+        return job if job["status"] not in ("queued", "in_progress") else None
 
     return wait_for(finished, timeout=timeout, message=f"sync {sync_id}")
 

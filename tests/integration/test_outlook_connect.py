@@ -192,7 +192,7 @@ def test_revoked_refresh_token_moves_integration_to_needs_reauthorization(api_cl
 
     started = api_client.post(f"{BASE}/sync", {"syncType": "incremental"})
     assert started.status_code == 202
-    job = wait_for(lambda: (j := api_client.get(f"{BASE}/sync/{started.json()['syncId']}").json())["status"] != "in_progress" and j)
+    job = wait_for(lambda: (j := api_client.get(f"{BASE}/sync/{started.json()['syncId']}").json())["status"] not in ("queued", "in_progress") and j)
 
     assert job["status"] == "failed"
     assert job["errors"][-1]["errorCode"] == "needs_reconnect"

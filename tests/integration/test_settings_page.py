@@ -512,12 +512,12 @@ def test_synced_events_list_filters_by_type_status_and_dates_and_pages(client_fo
             integration=integration, wedsync_event_type=event_type, wedsync_event_id=str(event.pk), outlook_event_id=f"AAMk-{n}",
             outlook_calendar_id=integration.calendar_id, event=event, sync_state=MappingState.ERROR if n == 7 else MappingState.SYNCED,
             last_error={"errorCode": "throttled", "errorMessage": "Outlook was busy; we'll try again.", "retryable": True} if n == 7 else {},
-            base_snapshot={"title": f"Booking {n:02d}"},
+            base_snapshot={"title": f"Booking {n:02d}"}, outlook_last_seen={"title": f"Booking {n:02d} as Outlook has it", "start": "", "allDay": False},
         )
 
     first = _text(client.get("/calendar/outlook/events/"))
     assert "25 events" in first and "Page 1 of 2" in first and "Booking 00" in first and "Booking 20" not in first
-    assert "WedSync: Booking 00" in first  # the Outlook title, with the prefix
+    assert "Booking 00 as Outlook has it" in first  # Outlook's own title as last read, not WedSync's
     second = _text(client.get("/calendar/outlook/events/", {"page": 2}))
     assert "Booking 20" in second and "Booking 19" not in second
 

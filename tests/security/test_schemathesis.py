@@ -5,8 +5,9 @@ is connected through the emulator (so the endpoints return real data), with the
 session cookie and a CSRF token header on every request. For each operation,
 ``MAX_EXAMPLES`` generated requests (schema-conforming, then schema-violating)
 are sent, plus requests with real event and sync ids in the path. Checks:
-``not_a_server_error`` (no 5xx) and ``response_schema_conformance`` (documented
-responses match their schema). ``DELETE /integration`` is left out (it would
+``not_a_server_error`` (no 5xx), ``response_schema_conformance`` (documented
+responses, the ``ApiError`` shape of every 4xx included, match their schema) and
+``status_code_conformance`` (no status the schema does not document). ``DELETE /integration`` is left out (it would
 disconnect mid-run); the webhook endpoints are not in the schema (Graph calls
 them, they are covered in test_oauth_and_webhooks.py).
 
@@ -64,6 +65,12 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error_and_no_schema_mismatch
     calls: dict[str, int] = defaultdict(int)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15, [op.label for op in operations]
+    # Every Outlook operation documents its errors in the one shape (so conformance covers 4xx answers too).
+    for operation in operations:
+        if operation.path.startswith(BASE):
+            documented = set(operation.definition.raw["responses"])
+            assert {"400", "401", "403", "404"} <= documented, (operation.label, sorted(documented))
+            assert operation.definition.raw["responses"]["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApiError"}
 
     def fuzz(operation, mode: GenerationMode, examples: int, **fixed) -> None:
         strategy = operation.as_strategy(generation_mode=mode, cookies=session["cookies"], headers=session["headers"], **fixed)
@@ -75,7 +82,7 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error_and_no_schema_mismatch
             response = case.call(base_url=live_server.url, headers=session["headers"], cookies=session["cookies"], timeout=120)
             calls[operation.label] += 1
             try:
-                case.validate_response(response, checks=[not_a_server_error, response_schema_conformance], headers=session["headers"])
+                case.validate_response(response, checks=[not_a_server_error, response_schema_conformance, status_code_conformance], headers=session["headers"])
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001  (collected, reported at the end)
                 if len(failures[operation.label]) < 3:
                     failures[operation.label].append(

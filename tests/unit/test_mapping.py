@@ -167,7 +167,7 @@ def test_full_resync_decision(change, full):
 
 
 def test_post_payload_adds_prefix_tag_category_and_local_time():
-    payload = event_payload(event_values(), PREFS)
+    payload = event_payload(event_values(), PREFS, integration_id=INTEGRATION_ID)
     assert payload["subject"] == "WedSync: Consultation with Priya & Sam"
     assert payload["body"] == {"contentType": "text", "content": "Bring the venue shortlist."}
     # British Summer Time: 16:00 local is 15:00 UTC; Graph gets the wall time and the Windows zone.
@@ -177,7 +177,7 @@ def test_post_payload_adds_prefix_tag_category_and_local_time():
     assert payload["location"] == {"displayName": "The Old Barn, Kent"}
     assert payload["categories"] == ["WedSync · Client meeting"]
     assert payload["showAs"] == "busy"
-    assert payload["singleValueExtendedProperties"] == [{"id": TAG_PROPERTY_ID, "value": EVENT_ID}]
+    assert payload["singleValueExtendedProperties"] == [{"id": TAG_PROPERTY_ID, "value": f"{INTEGRATION_ID}:{EVENT_ID}"}]
 
 
 def test_winter_london_time_is_utc_wall_time():
@@ -269,8 +269,9 @@ def test_patch_payload_holds_only_the_named_fields():
     payload = event_payload(event_values(), PREFS, fields={"title", "when"})
     assert set(payload) == {"subject", "start", "end", "isAllDay"}
     assert event_payload(event_values(), PREFS, fields={"location"}) == {"location": {"displayName": "The Old Barn, Kent"}}
+    assert event_payload(event_values(), PREFS, fields={"reminder"}) == {"reminderMinutesBeforeStart": 60, "isReminderOn": True}
     with pytest.raises(ValueError):
-        event_payload(event_values(), PREFS, fields={"reminder"})
+        event_payload(event_values(), PREFS, fields={"categories"})
 
 
 def test_create_payload_carries_a_deterministic_transaction_id():
@@ -306,7 +307,8 @@ def test_our_own_write_reads_back_as_the_same_snapshot():
     payload = create_payload(values, PREFS, integration_id=INTEGRATION_ID)
     echoed = GraphEvent.from_json({"id": "AAMk-1", "changeKey": "ck", **payload})
     assert snapshot_from_graph(echoed, PREFS, "client_meeting") == snapshot_from_wedsync(values, PREFS)
-    assert tag_of(echoed) == ("event", EVENT_ID)
+    assert tag_of(echoed, INTEGRATION_ID) == ("event", EVENT_ID)
+    assert tag_of(echoed, "another-integration") is None
 
 
 def test_all_day_write_reads_back_as_the_same_snapshot():
@@ -411,12 +413,12 @@ def test_travel_block_ends_at_the_event_start():
     assert payload["end"] == {"dateTime": "2026-06-20T16:00:00.0000000", "timeZone": "GMT Standard Time"}
     assert payload["showAs"] == "busy"
     assert payload["categories"] == ["WedSync · Travel"]
-    assert payload["singleValueExtendedProperties"] == [{"id": TAG_PROPERTY_ID, "value": f"travel:{EVENT_ID}"}]
+    assert payload["singleValueExtendedProperties"] == [{"id": TAG_PROPERTY_ID, "value": f"{INTEGRATION_ID}:travel:{EVENT_ID}"}]
     assert payload["transactionId"] == transaction_id(INTEGRATION_ID, f"travel:{EVENT_ID}")
     assert payload["transactionId"] != transaction_id(INTEGRATION_ID, EVENT_ID)
     assert "attendees" not in payload
     echoed = GraphEvent.from_json({"id": "AAMk-4", **payload})
-    assert tag_of(echoed) == ("travel", EVENT_ID)
+    assert tag_of(echoed, INTEGRATION_ID) == ("travel", EVENT_ID)
     read_back = snapshot_from_graph(echoed, prefs, "client_meeting")
     assert {k: read_back[k] for k in ("title", "when")} == travel_snapshot(values)
 
@@ -435,7 +437,9 @@ def test_no_travel_block(values, prefs):
     assert travel_payload(values, prefs, integration_id=INTEGRATION_ID) is None
 
 
-def test_tag_of_ignores_the_suppliers_own_events():
-    assert tag_of(graph_event()) is None
-    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "abc"})) == ("event", "abc")
-    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "travel:"})) is None
+def test_tag_of_ignores_the_suppliers_own_events_and_other_integrations():
+    assert tag_of(graph_event(), "i1") is None
+    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "i1:abc"}), "i1") == ("event", "abc")
+    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "i1:abc"}), "i2") is None
+    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "abc"}), "i1") is None  # untagged by integration: not ours
+    assert tag_of(graph_event(extended_properties={TAG_PROPERTY_ID.lower(): "i1:travel:"}), "i1") is None

@@ -157,12 +157,18 @@ def update_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC, expected
     return locked
 
 
-def delete_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC) -> CalendarEvent:
-    """Soft-delete ``event`` (keeps a tombstone so sync can see the delete). Idempotent."""
+def delete_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC, expected_version: int | None = None) -> CalendarEvent:
+    """Soft-delete ``event`` (keeps a tombstone so sync can see the delete). Idempotent.
+
+    ``expected_version`` makes it conditional, as for :func:`update_event`: an
+    edit made since the caller read the event raises :class:`EventVersionConflict`.
+    """
     with transaction.atomic():
         locked = CalendarEvent.objects.select_for_update().get(pk=event.pk)
         if locked.is_deleted:
             return locked
+        if expected_version is not None and locked.version != expected_version:
+            raise EventVersionConflict(locked.version)
         locked.is_deleted = True
         locked.deleted_at = timezone.now()
         locked.version = F("version") + 1

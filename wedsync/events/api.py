@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wedsync.api_errors import ApiError
+from wedsync.api_fields import Choice, StrictBooleanField, StrictRequestSerializer
 
 from . import actions, selectors
 from .models import CalendarEvent, EventType
@@ -27,23 +28,23 @@ _FIELD_NAMES = {
 _API_NAMES = {model: api for api, model in _FIELD_NAMES.items()}
 
 
-class AttendeeSerializer(serializers.Serializer):
+class AttendeeSerializer(StrictRequestSerializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
     email = serializers.EmailField()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(StrictRequestSerializer):
     """An event as the frontend sees it."""
 
     id = serializers.UUIDField(read_only=True)
-    eventType = serializers.ChoiceField(choices=EventType.choices, source="event_type")
+    eventType = Choice(choices=EventType.choices, source="event_type")
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     location = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
     startsAt = serializers.DateTimeField(source="starts_at")
     endsAt = serializers.DateTimeField(source="ends_at")
     timeZone = serializers.CharField(source="time_zone", max_length=64, default="UTC")
-    isAllDay = serializers.BooleanField(source="is_all_day", default=False)
+    isAllDay = StrictBooleanField(source="is_all_day", default=False)
     attendees = AttendeeSerializer(many=True, required=False, default=list)
     clientName = serializers.CharField(source="client_name", required=False, allow_blank=True, max_length=255, default="")
     weddingReference = serializers.CharField(source="wedding_reference", required=False, allow_blank=True, max_length=255, default="")
@@ -109,7 +110,7 @@ def _with_warnings(event) -> dict:
     return data
 
 
-class _WindowSerializer(serializers.Serializer):
+class _WindowSerializer(StrictRequestSerializer):
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
 

@@ -1,9 +1,10 @@
-"""Create the demo supplier with a realistic week of wedding events (idempotent)."""
+"""Create the demo supplier with realistic wedding events this week and next (idempotent)."""
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from wedsync.events import actions, selectors
 
 ZONE = "Europe/London"
 
-# (day offset from next Monday, start "HH:MM" or None for all-day, minutes, type, title, location, attendees, travel)
+# (day offset from this week's Monday, start "HH:MM" or None for all-day, minutes, type, title, location, attendees, travel)
 WEEK = [
     (0, "10:00", 60, "client_meeting", "Consultation: Priya & Tom", "WedSync studio, Bath", [("Priya Shah", "priya.shah@example.com")], None),
     (0, "14:00", 90, "venue_visit", "Venue visit: Hatley Park orangery", "Hatley Park, Wiltshire", [("Priya Shah", "priya.shah@example.com")], 45),
@@ -22,11 +23,16 @@ WEEK = [
     (4, "17:00", 90, "rehearsal", "Rehearsal: Priya & Tom", "St Mary's Church, Bradford-on-Avon", [], 40),
     (5, "14:00", 60, "wedding_ceremony", "Ceremony: Priya & Tom", "St Mary's Church, Bradford-on-Avon", [], 40),
     (5, "16:00", 360, "wedding_reception", "Reception: Priya & Tom", "Hatley Park, Wiltshire", [], 25),
+    # next week
+    (7, "10:30", 60, "client_meeting", "Consultation: Mia & Leo", "WedSync studio, Bath", [("Mia Clarke", "mia.clarke@example.com")], None),
+    (8, "13:00", 90, "vendor_meeting", "Menu tasting with Oak & Ember", "Oak & Ember, Bristol", [("Sol Baker", "sol@oakandember.example")], 35),
+    (9, None, None, "deadline", "Order confirmation to the florist", "", [], None),
+    (11, "11:00", 60, "venue_visit", "Venue visit: The Tithe Barn", "The Tithe Barn, Bradford-on-Avon", [("Mia Clarke", "mia.clarke@example.com")], 30),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create the demo supplier (and a support login) with a week of wedding events."
+    help = "Create the demo supplier (and a support login) with wedding events this week and next."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="avery")
@@ -40,16 +46,21 @@ class Command(BaseCommand):
         supplier.is_staff = True  # may use the admin to edit their own events in the demo
         supplier.save()
         supplier.user_permissions.set(Permission.objects.filter(content_type__app_label="events"))
+        # Support is staff in the least-privilege "Support" group, never a superuser (see outlook_sync.support).
         support, _ = users.objects.get_or_create(username="support", defaults={"email": "support@wedsync.example"})
-        support.is_staff = support.is_superuser = True
+        support.is_staff = True
+        support.is_superuser = False
         support.set_password(support_password)
         support.save()
+        support.user_permissions.clear()
+        call_command("ensure_support_group", verbosity=0)  # by name: the events domain imports nothing of outlook_sync
+        support.groups.set([Group.objects.get(name="Support")])
         if selectors.supplier_events(supplier).exists():
             self.stdout.write("Demo supplier already has events; left them as they are.")
             return
         zone = ZoneInfo(ZONE)
         today = timezone.localdate(timezone=zone)
-        monday = today + dt.timedelta(days=(7 - today.weekday()) % 7 or 7)
+        monday = today - dt.timedelta(days=today.weekday())  # this week and the next: "My calendar" opens on a full week
         for offset, start, minutes, event_type, title, location, attendees, travel in WEEK:
             day = monday + dt.timedelta(days=offset)
             if start is None:
@@ -64,4 +75,4 @@ class Command(BaseCommand):
                 attendees=[{"name": name, "email": email} for name, email in attendees],
                 client_name="Priya & Tom" if "Priya" in title else "",
             )
-        self.stdout.write(f"Created {len(WEEK)} events for the week of {monday:%d %B %Y}.")
+        self.stdout.write(f"Created {len(WEEK)} events in the weeks of {monday:%d %B %Y} and the week after.")

@@ -1,0 +1,13 @@
+"""Values every supplier page needs in its navigation."""
+from __future__ import annotations
+
+from outlook_sync.models import MappingState, OutlookEventMapping
+
+
+def navigation(request) -> dict:
+    """``open_conflicts``: how many of the signed-in supplier's events need a decision (the badge on "Conflicts")."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or request.path.startswith(("/admin/", "/api/")):
+        return {}
+    count = OutlookEventMapping.objects.filter(integration__user=user, sync_state=MappingState.CONFLICT).count()
+    return {"open_conflicts": count}

@@ -1,0 +1,382 @@
+"""Undo journaled changes (issue 18): one change, one event, or a whole run, on both sides.
+
+Requesting an undo (:func:`request_undo`) claims the changes for a new run
+whose mode is ``undo`` (``undone_by``; a claimed change answers 409
+``already_undone``), queued like any run: it waits behind a run in progress.
+A failed or cancelled undo run releases its claim.
+
+Executing it (:func:`execute`, called by the engine for undo runs) goes through
+the normal engine path, so the undo is pushed to Outlook, journaled in its own
+run, and can itself be undone:
+
+- **updated fields** (and a resolved conflict carried to the other side): the WedSync event takes the old values back, then the
+  mapping is settled by the planner with Outlook read now (Outlook gets the
+  same values with ``If-Match``). A field edited since on either side (WedSync
+  no longer holds the change's new value, or Outlook doesn't) is **refused**
+  with a reason, and nothing is overwritten;
+- **a settings change** (a run started by ``PUT /settings``): the preferences
+  it replaced come back (a preference changed again since is refused), and the
+  events it rewrote are settled again under them;
+- **deleted** (on either side): the WedSync event is revived if it was
+  soft-deleted, and the Outlook copy recreated from its values and relinked
+  (one copy: a new ``transactionId`` per undo run, our tag looked up first);
+- **created**: an event a run brought back (an undone delete) is deleted on both
+  sides; a first copy of a WedSync event is refused (delete it in WedSync).
+"""
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+
+from wedsync.events import actions as event_actions
+from wedsync.events.models import CalendarEvent
+
+from ..models import (
+    ChangeKind,
+    ChangeSide,
+    MappingState,
+    OutlookCalendarIntegration,
+    OutlookEventMapping,
+    OutlookSyncChange,
+    OutlookSyncHistory,
+    RunMode,
+    SyncStatus,
+    SyncType,
+)
+from ..sources import SYNC_SOURCE
+from . import journal, mapping, plan, runs
+
+#: Reasons a field is not taken back (shown to the supplier as is).
+EDITED_IN_WEDSYNC = "It was changed again in WedSync after this sync, so undo leaves the newer edit alone."
+EDITED_IN_OUTLOOK = "It was changed again in Outlook after this sync, so undo leaves the newer edit alone."
+EVENT_GONE = "The event no longer exists in WedSync."
+OUTLOOK_GONE = "The event was deleted in Outlook after this sync; undo its removal instead."
+FIRST_COPY = "This sync added your WedSync event to Outlook. To remove it from Outlook, delete it in WedSync."
+SETTING_CHANGED = "This setting was changed again after this sync, so undo leaves it alone."
+
+FIELD_LABELS = {
+    "title": "title", "subject": "title in Outlook", "when": "time", "location": "location", "description": "description",
+    "attendees": "attendees", "reminder": "reminder", "syncPreferences": "sync settings",
+}
+
+
+def _claimed() -> Q:
+    """Changes an undo run has taken (a failed or cancelled undo run gives them back)."""
+    return Q(undone_by__isnull=False) & ~Q(undone_by__sync_status__in=[SyncStatus.FAILED, SyncStatus.CANCELLED])
+
+
+class AlreadyUndone(Exception):
+    def __init__(self, ids: list[str]):
+        super().__init__("already undone")
+        self.ids = ids
+
+
+def changes_of_run(integration: OutlookCalendarIntegration, run: OutlookSyncHistory):
+    return OutlookSyncChange.objects.filter(integration=integration, run=run)
+
+
+def with_partners(integration: OutlookCalendarIntegration, change: OutlookSyncChange) -> list[OutlookSyncChange]:
+    """A change plus the same run's other side of a removal or a revival (a delete is undone on both sides at once)."""
+    if change.kind not in (ChangeKind.CREATED, ChangeKind.DELETED) or not change.wedsync_event_id:
+        return [change]
+    partners = OutlookSyncChange.objects.filter(integration=integration, run_id=change.run_id, wedsync_event_id=change.wedsync_event_id,
+                                                kind=change.kind).exclude(pk=change.pk).exclude(_claimed())
+    return [change, *partners]
+
+
+def is_undone(change: OutlookSyncChange) -> bool:
+    return OutlookSyncChange.objects.filter(pk=change.pk).filter(_claimed()).exists()
+
+
+def request_undo(integration: OutlookCalendarIntegration, change_ids: Iterable) -> tuple[OutlookSyncHistory, bool, list[OutlookSyncChange]]:
+    """Claim these changes for an undo run (queued behind any run in progress). Raises :class:`AlreadyUndone`."""
+    ids = list(change_ids)
+    with transaction.atomic():
+        changes = list(OutlookSyncChange.objects.select_for_update(of=("self",)).filter(integration=integration, pk__in=ids).order_by("created_at"))
+        taken = [str(c.pk) for c in OutlookSyncChange.objects.filter(pk__in=[c.pk for c in changes]).filter(_claimed())]
+        if taken:
+            raise AlreadyUndone(taken)
+        event_ids = list(dict.fromkeys(c.wedsync_event_id for c in changes if c.wedsync_event_id))
+        run, created = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="undo", specific_event_ids=event_ids, mode=RunMode.UNDO)
+        OutlookSyncChange.objects.filter(pk__in=[c.pk for c in changes]).update(undone_by=run)
+    return run, created, changes
+
+
+def open_changes(changes: Iterable[OutlookSyncChange]) -> list[OutlookSyncChange]:
+    """Those not undone yet (one query)."""
+    changes = list(changes)
+    taken = set(OutlookSyncChange.objects.filter(pk__in=[c.pk for c in changes]).filter(_claimed()).values_list("pk", flat=True))
+    return [c for c in changes if c.pk not in taken]
+
+
+# --------------------------------------------------------------------------- what will be restored
+
+
+def _value_text(field: str, value) -> str:
+    if value is None:
+        return "none" if field != "reminder" else "off"
+    if field == "when" and isinstance(value, dict):
+        return _when_text(value)
+    if field == "attendees" and isinstance(value, list):
+        return ", ".join(value) or "nobody"
+    if field == "reminder":
+        return f"{value} minutes before"
+    if field == "syncPreferences" and isinstance(value, dict):
+        return ", ".join(f"{k} = {v!r}" for k, v in value.items())
+    text = str(value)
+    return f"“{text if len(text) <= 80 else text[:79] + '…'}”"
+
+
+def _when_text(when: dict) -> str:
+    """``{"start", "end", "allDay"}`` as "Sun 6 Dec 2026, 15:00–16:00 UTC" (or the all-day dates)."""
+    import datetime as dt
+
+    try:
+        if when.get("allDay"):
+            start, end = dt.date.fromisoformat(str(when["start"])[:10]), dt.date.fromisoformat(str(when["end"])[:10])
+            last = end - dt.timedelta(days=1)
+            return f"all day {start:%a %-d %b %Y}" + (f" to {last:%a %-d %b %Y}" if last > start else "")
+        start = dt.datetime.fromisoformat(str(when["start"]).replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        end = dt.datetime.fromisoformat(str(when["end"]).replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    except (KeyError, ValueError):
+        return str(when)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %-d %b %Y, %H:%M}"
+    return f"{start:%a %-d %b %Y, %H:%M}–{until} UTC"
+
+
+def _current_wedsync(change: OutlookSyncChange, integration) -> dict | None:
+    event = change.event
+    if event is None or event.is_deleted:
+        return None
+    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    return mapping.snapshot_from_wedsync(event_values(event), prefs)
+
+
+def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookSyncChange]) -> list[dict]:
+    """For each change: what the undo will do on each side, and the fields it will refuse (edited since in WedSync).
+
+    Outlook is read when the undo runs: a field edited there since is refused then.
+    """
+    out = []
+    for change in changes:
+        wedsync_lines: list[str] = []
+        outlook_lines: list[str] = []
+        refused: list[dict] = []
+        current = _current_wedsync(change, integration) if change.wedsync_event_id else None
+        title = change.event_title or "this event"
+        if not change.wedsync_event_id:  # a settings change
+            prefs = integration.sync_preferences or {}
+            old = (change.fields.get("syncPreferences") or {}).get("old") or {}
+            new = (change.fields.get("syncPreferences") or {}).get("new") or {}
+            for key in old:
+                if prefs.get(key) != new.get(key):
+                    refused.append({"field": key, "reason": SETTING_CHANGED})
+                else:
+                    wedsync_lines.append(f"Setting {key} goes back from {new.get(key)!r} to {old.get(key)!r}.")
+            outlook_lines.append("The events this sync rewrote are written again with those settings.")
+        elif change.kind in (ChangeKind.UPDATED, ChangeKind.CONFLICT_RESOLVED):
+            for field, values in change.fields.items():
+                label = FIELD_LABELS.get(field, field)
+                if field in ("subject", "reminder"):
+                    outlook_lines.append(f"“{title}”: the {label} goes back to {_value_text(field, values.get('old'))} "
+                                         f"(now {_value_text(field, values.get('new'))}) under the settings in force.")
+                    continue
+                if current is None:
+                    refused.append({"field": field, "reason": EVENT_GONE})
+                    continue
+                if current.get(field) != values.get("new"):
+                    refused.append({"field": field, "reason": EDITED_IN_WEDSYNC})
+                    continue
+                line = f"“{title}”: {label} goes back to {_value_text(field, values.get('old'))} (now {_value_text(field, values.get('new'))})."
+                wedsync_lines.append(line)
+                outlook_lines.append(line)
+        elif change.kind == ChangeKind.DELETED:
+            if change.event is None:
+                refused.append({"field": "event", "reason": EVENT_GONE})
+            else:
+                if change.event.is_deleted:
+                    wedsync_lines.append(f"“{title}” is brought back.")
+                outlook_lines.append(f"“{title}” is added to Outlook again, with its WedSync details.")
+        elif change.kind == ChangeKind.CREATED:
+            if change.side == ChangeSide.OUTLOOK and not _has_partner(change):
+                refused.append({"field": "event", "reason": FIRST_COPY})
+            else:
+                wedsync_lines.append(f"“{title}” is deleted again.")
+                outlook_lines.append(f"“{title}” is removed from Outlook again.")
+        out.append({
+            "changeId": str(change.pk), "eventId": change.wedsync_event_id or None, "eventTitle": change.event_title,
+            "side": change.side, "kind": change.kind,
+            "willChange": {"wedsync": wedsync_lines, "outlook": outlook_lines}, "refused": refused,
+        })
+    return out
+
+
+def event_values(event: CalendarEvent) -> dict:
+    """The event as :mod:`.mapping` reads it (as ``engine.event_values``; not imported: the engine imports this module)."""
+    return {**{name: getattr(event, name) for name in event_actions.EDITABLE_FIELDS}, "id": str(event.id)}
+
+
+def as_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _has_partner(change: OutlookSyncChange) -> bool:
+    return OutlookSyncChange.objects.filter(run_id=change.run_id, wedsync_event_id=change.wedsync_event_id, kind=ChangeKind.CREATED,
+                                            side=ChangeSide.WEDSYNC).exists()
+
+
+# --------------------------------------------------------------------------- the undo run
+
+
+def execute(engine) -> None:
+    """Carry out an undo run (the engine's run for mode ``undo``): settings first, then each event, newest change first."""
+    run = engine.run_row
+    changes = list(OutlookSyncChange.objects.filter(undone_by=run).select_related("event").order_by("created_at"))
+    for change in changes:
+        if not change.wedsync_event_id:
+            _restore_settings(engine, change)
+    by_event: OrderedDict[str, list[OutlookSyncChange]] = OrderedDict()
+    for change in changes:
+        if change.wedsync_event_id:
+            by_event.setdefault(change.wedsync_event_id, []).append(change)
+    engine.expect(len(by_event) - run.total_events)
+    for event_id, group in by_event.items():
+        with engine.guard(None, event_id=event_id):
+            _undo_event(engine, event_id, group)
+
+
+def _refuse(engine, change: OutlookSyncChange, field: str, reason: str) -> None:
+    engine.errors.append({
+        "eventId": change.wedsync_event_id, "eventType": getattr(change.event, "event_type", "") or "", "errorCode": "undo_refused",
+        "errorMessage": f"{FIELD_LABELS.get(field, field).capitalize()} of “{change.event_title or 'the event'}”: {reason}", "retryable": False,
+        "field": field, "changeId": str(change.pk),
+    })
+
+
+def _restore_settings(engine, change: OutlookSyncChange) -> None:
+    integration = OutlookCalendarIntegration.objects.get(pk=engine.integration.pk)
+    prefs = dict(integration.sync_preferences or {})
+    values = change.fields.get("syncPreferences") or {}
+    old, new = values.get("old") or {}, values.get("new") or {}
+    restored = {}
+    for key, value in old.items():
+        if prefs.get(key) != new.get(key):
+            _refuse(engine, change, key, SETTING_CHANGED)
+            continue
+        restored[key] = value
+    if not restored:
+        return
+    before = {k: prefs.get(k) for k in restored}
+    prefs.update(restored)
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(sync_preferences=prefs)
+    engine.integration.sync_preferences = prefs
+    engine.prefs = mapping.SyncPreferences.from_json(prefs)
+    engine.journal.record(side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields={"syncPreferences": {"old": before, "new": restored}})
+
+
+def _mapping_of(engine, event_id: str) -> OutlookEventMapping | None:
+    return OutlookEventMapping.objects.filter(integration=engine.integration, wedsync_event_id=event_id, kind="event").select_related("event").first()
+
+
+def _undo_event(engine, event_id: str, group: list[OutlookSyncChange]) -> None:
+    event = CalendarEvent.objects.filter(pk=as_uuid(event_id), supplier_id=engine.integration.user_id).first()
+    if event is None:
+        for change in group:
+            _refuse(engine, change, "event", EVENT_GONE)
+        engine.progress(processed=1)
+        return
+    created = [c for c in group if c.kind == ChangeKind.CREATED]
+    deleted = [c for c in group if c.kind == ChangeKind.DELETED]
+    updated = [c for c in group if c.kind in (ChangeKind.UPDATED, ChangeKind.CONFLICT_RESOLVED)]
+    row = _mapping_of(engine, event_id)
+    if created:
+        if not any(c.side == ChangeSide.WEDSYNC for c in created) and not any(_has_partner(c) for c in created):
+            for change in created:
+                _refuse(engine, change, "event", FIRST_COPY)
+        else:
+            _delete_both(engine, event, row)
+            return
+    if deleted:
+        _bring_back(engine, event, row)
+        return
+    if not updated:
+        engine.progress(processed=1)
+        return
+    if row is None or event.is_deleted:
+        for change in updated:
+            _refuse(engine, change, "event", EVENT_GONE if event.is_deleted else OUTLOOK_GONE)
+        engine.progress(processed=1)
+        return
+    outlook = engine.read_copy(row)
+    if outlook.seen is not plan.Seen.PRESENT:
+        for change in updated:
+            _refuse(engine, change, "event", OUTLOOK_GONE)
+        engine.settle(row, outlook)
+        return
+    ours = mapping.snapshot_from_wedsync(event_values(event), engine.prefs)
+    theirs = plan.outlook_view(outlook, plan.State(prefix_applied=row.prefix_applied))
+    targets: dict = {}
+    expected: dict = {}
+    owner: dict = {}
+    for change in updated:  # oldest first: the oldest change's old value is the target, the newest's new value is expected now
+        for field, values in change.fields.items():
+            if field not in plan.FIELDS:
+                continue  # subject / reminder: rewritten by the settle below under the settings in force
+            targets.setdefault(field, values.get("old"))
+            expected[field] = values.get("new")
+            owner[field] = change
+    to_write = {}
+    for field, old in targets.items():
+        if field == "attendees" and (old is None or expected[field] is None):
+            continue
+        if ours.get(field) != expected[field]:
+            _refuse(engine, owner[field], field, EDITED_IN_WEDSYNC)
+        elif theirs.get(field) != expected[field]:
+            _refuse(engine, owner[field], field, EDITED_IN_OUTLOOK)
+        elif old != ours.get(field):
+            to_write[field] = old
+    if to_write:
+        changes = mapping.wedsync_changes(to_write, current_values=event_values(event))
+        event = event_actions.update_event(event, source=SYNC_SOURCE, expected_version=event.version, **changes)
+        engine.journal.wedsync(ChangeKind.UPDATED, event, journal.diff(ours, to_write, to_write.keys()))
+        row.event = event
+    engine.settle(row, outlook)
+
+
+def _bring_back(engine, event: CalendarEvent, row: OutlookEventMapping | None) -> None:
+    """Revive a soft-deleted WedSync event and recreate its Outlook copy (relinked: a new mapping)."""
+    if event.is_deleted:
+        event = event_actions.restore_event(event, source=SYNC_SOURCE)
+        engine.journal.wedsync(ChangeKind.CREATED, event, journal.diff(None, mapping.snapshot_from_wedsync(event_values(event), engine.prefs)))
+    if row is not None:
+        engine.settle(row, engine.read_copy(row))
+        return
+    row = OutlookEventMapping.objects.create(
+        integration=engine.integration, event=event, kind="event", wedsync_event_type=event.event_type, wedsync_event_id=str(event.pk),
+        # A placeholder id unique to this undo run: the recreate's transactionId derives from it (never the old copy's).
+        outlook_event_id=f"undo:{engine.run_row.pk}:{event.pk}", outlook_calendar_id=engine.integration.calendar_id,
+        base_snapshot={}, needs_recreate=True, sync_state=MappingState.PENDING, prefix_applied=engine.prefs.event_prefix,
+        synced_wedsync_version=event.version,
+    )
+    row.event = event
+    engine.settle(row, plan.Outlook(plan.Seen.DELETED))
+
+
+def _delete_both(engine, event: CalendarEvent, row: OutlookEventMapping | None) -> None:
+    """Take back a revival: soft-delete the WedSync event, then the planner deletes the Outlook copy (If-Match)."""
+    if not event.is_deleted:
+        before = mapping.snapshot_from_wedsync(event_values(event), engine.prefs)
+        event = event_actions.delete_event(event, source=SYNC_SOURCE, expected_version=event.version)
+        engine.journal.wedsync(ChangeKind.DELETED, event, journal.diff(before, None))
+    if row is not None:
+        row.event = event
+        engine.settle(row, engine.read_copy(row))
+    else:
+        engine.progress(processed=1)
