@@ -445,6 +445,9 @@ def disconnect(integration: OutlookCalendarIntegration) -> dict:
                 raise ActionError(exc.error_code, "We couldn't remove your WedSync events from Outlook just now, so nothing was disconnected. Please try again.", status_code=502) from None
     mappings_deleted = integration.mappings.count()
     with transaction.atomic():
+        # Lock the row first: a run or notification recorded concurrently (its insert needs a key-share lock on
+        # this row) waits for the delete and then finds the integration gone, instead of failing this commit.
+        OutlookCalendarIntegration.objects.select_for_update().filter(pk=integration.pk).first()
         _save_settings(integration)
         integration.mappings.all().delete()
         integration.delete()

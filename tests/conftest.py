@@ -217,7 +217,10 @@ def graph(emulator, settings):
     settings.MICROSOFT_REDIRECT_URI = REDIRECT_URI
     settings.GRAPH_BASE_URL = emulator.graph_url
     settings.GRAPH_CA_BUNDLE = emulator.ca_file
-    return emulator.control
+    yield emulator.control
+    # Nothing of this test's mailbox may reach the next test: a notification Graph would still retry (with
+    # back-off, for hours) would otherwise arrive at the live server between tests.
+    emulator.control.reset()
 
 
 @pytest.fixture(scope="session")

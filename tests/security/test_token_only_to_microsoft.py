@@ -16,6 +16,7 @@ import re
 import socket
 import ssl
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -151,7 +152,7 @@ def relay(graph, emulator, listener, settings, tmp_path):
     server = Relay(upstream, emulator.ca_file, f"https://127.0.0.1:{listener.port}", ca.issue_cert("127.0.0.1"))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     bundle = tmp_path / "ca-bundle.pem"
-    bundle.write_bytes(open(emulator.ca_file, "rb").read() + ca.cert_pem.bytes())
+    bundle.write_bytes(Path(emulator.ca_file).read_bytes() + ca.cert_pem.bytes())
     settings.GRAPH_BASE_URL = f"https://127.0.0.1:{server.server_address[1]}/v1.0"
     settings.GRAPH_CA_BUNDLE = str(bundle)
     yield server
