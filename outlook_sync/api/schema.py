@@ -1,6 +1,8 @@
 """drf-spectacular hook: fields a ``ContractSerializer`` leaves out when empty (``?`` in the spec) are not required."""
 from __future__ import annotations
 
+import re
+
 
 def drop_optional_from_required(result, generator, request, public):
     from .serializers import ContractSerializer
@@ -29,7 +31,7 @@ _ERROR_STATUSES = {
     "403": "`csrf_failed` (send the `csrftoken` cookie's value in the `X-CSRFToken` header) or `permission_denied`.",
     "404": "`not_connected` (Outlook isn't connected), `sync_not_found`, `event_not_found`, `change_not_found` (undo), or `no_such_endpoint`.",
     "405": "`method_not_allowed`.",
-    "409": "The integration's state refuses it: `needs_reconnect`, `no_calendar`, `sync_disabled`, `has_conflict`, `no_conflict`, `already_connected`, and for undo `already_undone`, `nothing_to_undo`, `sync_in_progress`.",
+    "409": "The integration's state refuses it: `needs_reconnect`, `no_calendar`, `sync_disabled`, `has_conflict`, `no_conflict`, `already_connected`, `account_in_use` (the Microsoft account is linked to another supplier), and for undo `already_undone`, `nothing_to_undo`, `sync_in_progress`.",
     "415": "`unsupported_media_type`: send JSON.",
     "502": "Microsoft couldn't be reached or refused (`microsoft_unavailable`).",
     "503": "`sync_unavailable`: the job queue is unreachable; try again.",
@@ -62,6 +64,22 @@ ERROR_SCHEMA = {
 }
 
 
+#: Only the rate-limited operations (``wedsync.security.SCOPES``) can answer 429.
+_THROTTLED = ("429", "`throttled`: too many requests; wait the seconds in the `Retry-After` header and try again.")
+
+
+def _throttled(path: str, method: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    from wedsync.security import SCOPES
+
+    try:
+        match = resolve(re.sub(r"\{[^}]+\}", "x", path))
+    except Resolver404:
+        return False
+    return (match.url_name, method.upper()) in SCOPES
+
+
 def document_errors(result, generator, request, public):
     """Every operation documents its error responses with the shared ``ApiError`` schema."""
     result.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = ERROR_SCHEMA
@@ -72,6 +90,9 @@ def document_errors(result, generator, request, public):
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status, text in _ERROR_STATUSES.items():
+            statuses = dict(_ERROR_STATUSES)
+            if _throttled(path, method):
+                statuses[_THROTTLED[0]] = _THROTTLED[1]
+            for status, text in statuses.items():
                 operation["responses"].setdefault(status, {"description": text, "content": {"application/json": {"schema": ref}}})
     return result

@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from django.test import Client
 
 from outlook_sync import crypto
 from outlook_sync.models import OutlookCalendarIntegration
+from tests.conftest import wait_for
 from tests.integration.outlook_helpers import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,20 +47,17 @@ def test_the_access_log_has_no_query_strings(tmp_path):
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wedsync.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
          "--access-logfile", str(log)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def answers() -> bool:
             try:
                 requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=10)
-                break
             except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+                return False
+            return True
+
+        wait_for(answers, message="gunicorn to start")
         requests.get(f"http://127.0.0.1:{port}/calendar/outlook/callback/?code=SECRET-CODE-42&state=SECRET-STATE-42", timeout=5,
                      headers={"Referer": "https://login.example/?code=SECRET-REFERER"}, allow_redirects=False)
-        deadline = time.monotonic() + 10
-        while "/calendar/outlook/callback/" not in (log.read_text() if log.exists() else ""):
-            assert time.monotonic() < deadline, "no access log line"
-            time.sleep(0.1)
+        wait_for(lambda: "/calendar/outlook/callback/" in (log.read_text() if log.exists() else ""), message="the access log line")
     finally:
         server.terminate()
         server.wait(timeout=20)
