@@ -411,6 +411,8 @@ class SyncEngine:
                     continue
                 if row.kind == "travel":
                     self.progress(processed=int(self.outlook_counting == "all"))
+                    if item.change_key != row.outlook_change_key:
+                        self.travel_changed(row, item)
                     continue
                 if item.change_key == row.outlook_change_key and not self.needs_rewrite(row):
                     self.progress(processed=int(self.outlook_counting != "none"))  # our own write coming back
@@ -904,6 +906,22 @@ class SyncEngine:
         self.created += len(rows)
         self.progress(processed=len(chunk), created=len(rows), errors=errors)
 
+    def travel_changed(self, row: OutlookEventMapping, item: GraphEvent) -> None:
+        """A travel block changed in Outlook. WedSync owns travel blocks (one-way, ``mapping.travel_payload``):
+        an edit of its subject or time is put back; a change of Outlook's own (a body turned into HTML) only
+        moves the stored changeKey."""
+        event = row.event
+        if event is None or event.is_deleted or not self.pushes or item.start is None:
+            return
+        expected = mapping.travel_snapshot(event_values(event))
+        if expected is None:
+            return
+        starts = event.starts_at - dt.timedelta(minutes=int(event.travel_minutes))
+        if item.subject == f"{self.prefs.event_prefix}{expected['title']}" and item.start == starts and item.end == event.starts_at:
+            OutlookEventMapping.objects.filter(pk=row.pk).update(outlook_change_key=item.change_key)
+            return
+        self.sync_travel(event)
+
     def sync_travel(self, event: CalendarEvent) -> None:
         """Move (or create) the travel block in front of an event whose time changed."""
         row = OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=f"travel:{event.id}").first()
@@ -921,7 +939,8 @@ class SyncEngine:
         row.outlook_change_key = updated.change_key if updated is not None else row.outlook_change_key
         row.base_snapshot = mapping.travel_snapshot(event_values(event))
         row.synced_wedsync_version = event.version
-        row.save(update_fields=["outlook_change_key", "base_snapshot", "synced_wedsync_version", "last_synced_at"])
+        row.prefix_applied = self.prefs.event_prefix
+        row.save(update_fields=["outlook_change_key", "base_snapshot", "synced_wedsync_version", "prefix_applied", "last_synced_at"])
 
     # --- deleting our copies ---
     def delete_copies(self, outlook_ids: list[str]) -> dict[str, bool]:

@@ -115,9 +115,6 @@ def test_a_throttled_force_sync_is_retried_and_still_forces(api_client, graph, c
     wait_for(lambda: OutlookSyncHistory.objects.get(pk=retry.pk).sync_status != "in_progress", timeout=120, message="the retry")
     settle(graph)
     assert OutlookSyncHistory.objects.get(pk=retry.pk).sync_status == "completed"
-    if graph.event(MAILBOX, outlook_id)["subject"] != "WedSync: WedSync's title":
-        # Reported, not counted as a pass: the follow-up keeps the event and the direction but not the force.
-        pytest.xfail("DEFECT (issue 14 item 17, engine._schedule_retry, owned by core): the retry of a throttled force-sync "
-                     "is opened as triggered_by='retry' and loses overwriteConflicts: Outlook keeps its value and the conflict stays")
+    assert graph.event(MAILBOX, outlook_id)["subject"] == "WedSync: WedSync's title"  # the follow-up kept the force
     mapping = OutlookEventMapping.objects.get(wedsync_event_id=event["id"])
     assert mapping.sync_state != "conflict" and not mapping.sync_conflicts

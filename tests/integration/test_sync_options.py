@@ -114,9 +114,6 @@ def test_from_outlook_makes_outlook_the_master_and_pushes_nothing(api_client, gr
     assert graph.event(MAILBOX, outlook_id)["location"]["displayName"] == "Changed in Outlook"
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT (engine, owned by core): Outlook edits to a travel block are ignored by every run "
-                   "(engine.py: a delta item of a travel row only counts as processed), although mapping.travel_payload documents "
-                   "that WedSync owns travel blocks and overwrites Outlook edits to them")
 def test_an_outlook_edit_to_a_travel_block_is_put_back(api_client, graph, connected):
     _settings(api_client, {"syncPreferences": {"syncTravelTime": True}})
     event = _create_event(api_client, eventType="client_meeting", title="Tasting at Café Rouge", timeZone="UTC", attendees=[], travelMinutes=45,
