@@ -16,10 +16,14 @@ No message echoes more than :data:`MAX_ECHO` characters of what was sent.
 """
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 #: At most this many characters of a value the client sent appear in an error message.
@@ -27,7 +31,10 @@ MAX_ECHO = 100
 #: A message longer than this is cut (a last guard; field messages never echo more than MAX_ECHO).
 MAX_MESSAGE = 300
 
+logger = logging.getLogger(__name__)
+
 _MESSAGES = {
+    "temporarily_unavailable": "WedSync is having a short technical hiccup. Please try again in a minute; nothing was changed.",
     "not_authenticated": "Please sign in to WedSync to continue.",
     "permission_denied": "You don't have access to that.",
     "not_found": "We couldn't find that.",
@@ -110,6 +117,12 @@ def exception_handler(exc, context):
     """DRF exception handler that renders every error in the shared shape."""
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.details, exc.ids), status=exc.status_code)
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        # Redis (cache, rate limits, locks, job queue) is unreachable: a passing outage, not a server fault.
+        logger.warning("Redis unreachable during %s: %s", context.get("request") and context["request"].path, exc.__class__.__name__)
+        response = Response(error_body("temporarily_unavailable", _MESSAGES["temporarily_unavailable"]), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = "30"
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -34,7 +34,7 @@ _ERROR_STATUSES = {
     "409": "The integration's state refuses it: `needs_reconnect`, `no_calendar`, `sync_disabled`, `has_conflict`, `no_conflict`, `already_connected`, `account_in_use` (the Microsoft account is linked to another supplier), and for undo `already_undone`, `nothing_to_undo`, `sync_in_progress`.",
     "415": "`unsupported_media_type`: send JSON.",
     "502": "Microsoft couldn't be reached or refused (`microsoft_unavailable`).",
-    "503": "`sync_unavailable`: the job queue is unreachable; try again.",
+    "503": "`sync_unavailable`: the job queue is unreachable; `temporarily_unavailable`: Redis (rate limits, locks) is unreachable; try again after `Retry-After`.",
 }
 
 ERROR_SCHEMA = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -125,8 +126,14 @@ class World:
 
 
 @pytest.fixture
-def world(api_client, graph, supplier, emulator) -> World:
-    """A supplier with 25 WedSync events and a private Outlook appointment, not connected yet."""
+def world(request, api_client, graph, supplier, emulator) -> World:
+    """A supplier with 25 WedSync events and a private Outlook appointment, not connected yet.
+
+    Graph misbehaves now and then throughout, as it does in production: the emulator's "realistic" fault
+    profile (occasional 503/504 without Retry-After, slow answers, MailboxConcurrency 429s), seeded from the
+    test's name so a failure replays; each scenario injects its own fault on top.
+    """
+    graph.set_config(fault_profile="realistic", fault_seed=zlib.crc32(request.node.nodeid.encode()))
     return World(api_client, graph, supplier, graph_url=emulator.graph_url, ca_file=emulator.ca_file).populate()
 
 
