@@ -3,6 +3,7 @@
 # on SQLite with a filesystem broker (no services needed), seeds a supplier
 # with wedding events this week and next, and prints the URL and logins. Ctrl-C stops all.
 # DEMO_PORT (default 8000) and DEMO_EMULATOR_PORT (default 8001) choose the ports; rm -rf var/demo resets it.
+# DEMO_FAULT_PROFILE=realistic makes the emulated Microsoft misbehave now and then (503/504, slow answers), as real Graph does.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" requirements.txt
 
@@ -42,7 +43,7 @@ trap cleanup EXIT INT TERM
 "$PY" -m graph_emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --tls --ca-file "$GRAPH_CA_BUNDLE" \
   --state-file "$DEMO_DIR/emulator-state.json" --client-id "$MICROSOFT_CLIENT_ID" \
   --client-secret "$MICROSOFT_CLIENT_SECRET" --redirect-uri "$MICROSOFT_REDIRECT_URI" --seed-demo-user \
-  --allow-insecure-notification-urls \
+  --allow-insecure-notification-urls --fault-profile "${DEMO_FAULT_PROFILE:-none}" \
   > "$DEMO_DIR/emulator.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 40); do grep -q base_url "$DEMO_DIR/emulator.log" 2>/dev/null && break; sleep 0.25; done
