@@ -296,6 +296,8 @@ class BusyCheckForm(forms.Form):
     ends_at = EventForm.base_fields["ends_at"].__class__(input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     time_zone = forms.CharField(required=False)
     is_all_day = forms.BooleanField(required=False)
+    event_type = forms.CharField(required=False)
+    event_id = forms.UUIDField(required=False)
 
     def clean_starts_at(self):
         return _naive(self.cleaned_data["starts_at"])

@@ -519,7 +519,10 @@ def event_busy_check(request):
     form = BusyCheckForm(request.GET)
     warnings: list[str] = []
     if form.is_valid() and (window := form.window()) is not None:
-        warnings = selectors.busy_conflicts(request.user, starts_at=window[0], ends_at=window[1], exclude_event_id=request.GET.get("event_id") or None)
+        data = form.cleaned_data
+        warnings = event_selectors.own_clashes(request.user, starts_at=window[0], ends_at=window[1], event_type=data["event_type"],
+                                               is_all_day=data["is_all_day"], exclude_event_id=data["event_id"])
+        warnings += selectors.busy_conflicts(request.user, starts_at=window[0], ends_at=window[1], exclude_event_id=data["event_id"])
     return render(request, "calendar_ui/partials/busy_check.html", {"warnings": warnings})
 
 

@@ -21,7 +21,11 @@ scheduling_warnings = Signal()
 
 
 def collect_scheduling_warnings(event) -> list[str]:
-    warnings: list[str] = []
+    """The supplier's own clashing bookings first, then what other apps say (e.g. Outlook busy time)."""
+    from .selectors import own_clashes
+
+    warnings: list[str] = own_clashes(event.supplier, starts_at=event.starts_at, ends_at=event.ends_at, event_type=event.event_type,
+                                      is_all_day=event.is_all_day, exclude_event_id=event.pk)
     for _receiver, answer in scheduling_warnings.send_robust(sender=event.__class__, supplier=event.supplier, event=event):
         if isinstance(answer, list):
             warnings.extend(str(w) for w in answer)
