@@ -218,23 +218,28 @@ def outlook_sync_progress(request, sync_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def outlook_disconnect(request):
+    """Disconnect, with the supplier's choice: remove WedSync's events from Outlook, or leave them as ordinary events."""
     integration = _integration_or_404(request)
     if request.method == "GET":
-        context = {"integration": integration, "events_in_outlook": integration.mappings.count()}
+        context = {"integration": integration, "events_in_outlook": integration.mappings.count(),
+                   "with_guests": integration.mappings.filter(invites_attendees=True).count()}
         template = "calendar_ui/partials/disconnect_confirm.html" if request.htmx else "calendar_ui/disconnect.html"
         return render(request, template, context)
+    keep = request.POST.get("events") == "keep"
+    kept = integration.mappings.filter(kind="event").count() if keep else 0
     try:
-        outcome = actions.disconnect(integration)
+        outcome = actions.disconnect(integration, remove_events=not keep)
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect(reverse("outlook-disconnect"))
-    removed = outcome["eventsDeleted"]
-    messages.success(
-        request,
-        f"Outlook is disconnected. We removed {removed} event{'s' if removed != 1 else ''} WedSync had added to your Outlook calendar"
-        f" and stopped syncing ({outcome['mappingsDeleted']} linked event{'s' if outcome['mappingsDeleted'] != 1 else ''} forgotten). "
-        "Your own Outlook events were not touched.",
-    )
+    if keep:
+        messages.success(request, f"Outlook is disconnected. We left {kept} event{'s' if kept != 1 else ''} in your Outlook calendar as "
+                                  "ordinary events and stopped syncing; nobody was emailed. Your WedSync calendar keeps all its events.")
+    else:
+        removed = outcome["eventsDeleted"]
+        messages.success(request, f"Outlook is disconnected. We removed {removed} event{'s' if removed != 1 else ''} WedSync had added to "
+                                  "your Outlook calendar and stopped syncing. Your own Outlook events were not touched, and your "
+                                  "WedSync calendar keeps all its events.")
     return redirect(reverse("outlook-settings"))
 
 

@@ -419,25 +419,29 @@ def _separate_calendar(integration):
 
 
 # --- disconnect ---
-def disconnect(integration: OutlookCalendarIntegration) -> dict:
-    """Remove from Outlook exactly the events WedSync put there, then forget the integration.
+def disconnect(integration: OutlookCalendarIntegration, *, remove_events: bool = True) -> dict:
+    """Remove from Outlook exactly the events WedSync put there (or leave them), then forget the integration.
 
     Ours are the events carrying WedSync's extended property (found by a
     filtered query, so even events whose mapping was lost), plus mapped ones.
-    The supplier's own events are never touched. When Microsoft no longer
-    accepts the connection, nothing can be deleted in Outlook; the integration
-    is removed anyway and the count says 0.
+    The supplier's own events are never touched. With ``remove_events=False``
+    nothing is written to Outlook: the copies stay as ordinary events (their
+    tag names this integration, which no longer exists, so no later
+    integration ever treats them as its own), and nobody gets a cancellation.
+    When Microsoft no longer accepts the connection, nothing can be deleted in
+    Outlook; the integration is removed anyway and the count says 0.
     """
     events_deleted = 0
     unsubscribed = False
     if not integration.needs_reauthorization:
         client = GraphClient.for_integration(integration)
         try:
-            calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
-            ours = set(integration.mappings.values_list("outlook_event_id", flat=True))
-            for calendar_id in calendar_ids:
-                ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration.pk}:"))
-            events_deleted = engine.delete_outlook_events(client, sorted(ours))
+            if remove_events:
+                calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
+                ours = set(integration.mappings.values_list("outlook_event_id", flat=True))
+                for calendar_id in calendar_ids:
+                    ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration.pk}:"))
+                events_deleted = engine.delete_outlook_events(client, sorted(ours))
             if integration.webhook_subscription_id:
                 unsubscribed = subscriptions.unsubscribe(client, integration)
         except GraphError as exc:
@@ -451,7 +455,8 @@ def disconnect(integration: OutlookCalendarIntegration) -> dict:
         _save_settings(integration)
         integration.mappings.all().delete()
         integration.delete()
-    logger.info("Integration %s disconnected: %d Outlook events and %d mappings removed", integration.pk, events_deleted, mappings_deleted)
+    logger.info("Integration %s disconnected: %d Outlook events removed (%s), %d mappings forgotten", integration.pk, events_deleted,
+                "removal chosen" if remove_events else "events left in Outlook", mappings_deleted)
     return {"success": True, "eventsDeleted": events_deleted, "mappingsDeleted": mappings_deleted, "webhookUnsubscribed": unsubscribed}
 
 

@@ -509,6 +509,13 @@ class UpdateSettingsResponseSerializer(serializers.Serializer):
     requiresFullResync = serializers.BooleanField()
 
 
+class RemoveIntegrationQuerySerializer(StrictRequestSerializer):
+    """``?removeEvents=false`` leaves WedSync's events in Outlook as the supplier's own (default: remove them)."""
+
+    removeEvents = serializers.ChoiceField(choices=["true", "false"], required=False, default="true",
+                                           help_text="`false`: leave WedSync's events in Outlook as ordinary events (nobody is emailed).")
+
+
 class RemoveIntegrationResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     eventsDeleted = serializers.IntegerField()

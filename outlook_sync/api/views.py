@@ -19,6 +19,7 @@ from .serializers import (
     EventsResponseSerializer,
     ForceSyncRequestSerializer,
     ForceSyncResponseSerializer,
+    RemoveIntegrationQuerySerializer,
     RemoveIntegrationResponseSerializer,
     ResolveConflictRequestSerializer,
     ResolveConflictResponseSerializer,
@@ -147,9 +148,12 @@ class SettingsApi(APIView):
 
 
 class IntegrationApi(APIView):
-    @extend_schema(responses={200: RemoveIntegrationResponseSerializer}, summary="Disconnect Outlook and remove WedSync's events from it")
+    @extend_schema(parameters=[RemoveIntegrationQuerySerializer], responses={200: RemoveIntegrationResponseSerializer},
+                   summary="Disconnect Outlook; remove WedSync's events from it (default) or leave them as ordinary events")
     def delete(self, request):
-        return Response(RemoveIntegrationResponseSerializer(actions.disconnect(_integration(request))).data)
+        integration = _integration(request)
+        query = _validated(RemoveIntegrationQuerySerializer, request.query_params)
+        return Response(RemoveIntegrationResponseSerializer(actions.disconnect(integration, remove_events=query["removeEvents"] == "true")).data)
 
 
 class AvailabilityApi(APIView):

@@ -265,7 +265,8 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
     steps.go("/calendar/outlook/")
     page.get_by_role("link", name="Disconnect Outlook…").click()
     expect(page.locator("#disconnect-consequence")).to_have_text(
-        f"This removes the {ours} events WedSync added to your Outlook calendar. Your own Outlook events stay.")
+        f"Removing takes the {ours} events WedSync added out of your Outlook calendar. Your own Outlook events stay.")
+    expect(page.get_by_label("Remove WedSync's events from Outlook")).to_be_checked()
     steps.shot("disconnect-confirm")
     page.get_by_role("button", name="Yes, disconnect Outlook").click()
     expect(page.locator("#messages")).to_contain_text(f"We removed {ours} events WedSync had added to your Outlook calendar")

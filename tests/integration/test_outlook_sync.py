@@ -276,6 +276,55 @@ def test_disconnect_removes_exactly_our_events(api_client, graph, synced):
     assert api_client.get(f"{BASE}/sync").status_code == 404
 
 
+def test_disconnect_can_leave_our_events_in_outlook_as_ordinary_events(api_client, graph, synced, supplier):
+    def content(events) -> dict:  # what the supplier sees of each event (Outlook's own later changes move changeKeys)
+        return {e["id"]: (e["subject"], e["start"], e["end"], e.get("location")) for e in events}
+
+    before = content(graph.events(MAILBOX))
+
+    response = api_client.delete(f"{BASE}/integration?removeEvents=false")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["eventsDeleted"] == 0 and response.json()["mappingsDeleted"] == 3
+    settle(graph)
+    assert content(graph.events(MAILBOX)) == before  # nothing in Outlook was written or removed
+    assert graph.invitations() == []  # and nobody was mailed
+    assert api_client.get(f"{BASE}/sync").status_code == 404
+    assert len(api_client.get("/api/events/").json()["events"]) == 3  # WedSync keeps its events
+
+    # Connected again, the left-behind copies are the supplier's own: never deleted, adopted or edited by the new integration.
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    settle(graph)
+    after = content(graph.events(MAILBOX))
+    assert {outlook_id: after.get(outlook_id) for outlook_id in before} == before
+    assert len(after) == 4 + 3  # each WedSync event is added again beside its old copy, as the page warns
+
+
+def test_disconnect_with_a_bad_choice_is_refused_and_changes_nothing(api_client, graph, synced):
+    response = api_client.delete(f"{BASE}/integration?removeEvents=maybe")
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_error"
+    assert "removeEvents" in response.json()["error"]["details"]
+    assert api_client.get(f"{BASE}/sync").status_code == 200 and len(_ours(graph)) == 3
+
+
+def test_the_disconnect_page_offers_both_choices_and_keeping_writes_nothing(api_client, graph, synced, supplier):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(supplier)
+    page = browser.get("/calendar/outlook/disconnect/").content.decode()
+    assert "Remove WedSync's events from Outlook" in page and "Leave them in Outlook as ordinary events" in page
+    before = sorted((e["id"], e["subject"]) for e in graph.events(MAILBOX))
+
+    answer = browser.post("/calendar/outlook/disconnect/", {"events": "keep"}, follow=True)
+
+    assert "We left 3 events in your Outlook calendar as ordinary events" in answer.content.decode()
+    settle(graph)
+    assert sorted((e["id"], e["subject"]) for e in graph.events(MAILBOX)) == before
+
+
 def test_second_sync_request_while_one_runs_is_queued_not_run_twice(api_client, graph, synced):
     graph.set_config(service_time_ms=300)
     graph.inject_fault("GET", r"calendarView/delta", latency_ms=8_000, count=1)  # the first run's read is held: it still runs below
