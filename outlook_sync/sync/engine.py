@@ -114,7 +114,8 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
         if not integration.sync_enabled or not integration.calendar_id:
             return runs.finish(run, errors=[], cancelled=True)
-        runs.mark_started(run)  # counts the run's work up front (runs.count_work)
+        if not runs.mark_started(run):  # counts the run's work up front (runs.count_work)
+            return run  # cancelled while it waited for the lock
         engine = SyncEngine(integration, run)
         try:
             try:

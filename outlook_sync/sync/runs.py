@@ -13,7 +13,8 @@ Life of a run:
    one running and the one waiting).
 3. **began**: a worker holding the integration's run lock takes it
    (:func:`mark_started`): ``began_at`` is set and its work is counted before it
-   changes anything (``total_events``).
+   changes anything (``total_events``). A run cancelled while it waited
+   (:func:`cancel_waiting`) is never begun; one already begun is not cancelled.
 4. **finished**: completed, failed or cancelled, with its duration measured
    from ``began_at``.
 
@@ -110,19 +111,37 @@ def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggere
     return True
 
 
-def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> None:
+def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> bool:
     """A worker begins the run: no request joins it any more; its work is counted before anything changes.
 
     ``run`` is refreshed in place (a request may have widened it while it waited). No lock is needed: a
-    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), which PostgreSQL
-    orders with this update of the same row.
+    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), and a run is
+    cancelled while it waits only with ``UPDATE ... WHERE is_queued`` (see :func:`cancel_waiting`); PostgreSQL
+    orders both with this update of the same row, which begins only a run still in progress. Returns False
+    (nothing begun) when the run was finished or cancelled meanwhile.
     """
     integration = run.integration
-    OutlookSyncHistory.objects.filter(pk=run.pk).update(is_queued=False, began_at=timezone.now())
-    run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode"])
+    began = OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS).update(is_queued=False, began_at=timezone.now())
+    run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode", "sync_status"])
     run.integration = integration
+    if not began:
+        return False
     run.total_events = count_work(run) if total_events is None else total_events
     OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=run.total_events)
+    return True
+
+
+def cancel_waiting(run: OutlookSyncHistory) -> bool:
+    """Cancel a run no worker has begun yet; False when a worker began it first (it then runs to its end).
+
+    One ``UPDATE ... WHERE is_queued``: either this wins and no worker begins the run
+    (:func:`mark_started`), or the worker won and the run is left alone, never shown cancelled while it
+    still changes events.
+    """
+    now = timezone.now()
+    return bool(OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS, is_queued=True).update(
+        sync_status=SyncStatus.CANCELLED, is_queued=False, completed_at=now, sync_duration_ms=0, sync_errors=[],
+    ))
 
 
 def count_work(run: OutlookSyncHistory) -> int:
