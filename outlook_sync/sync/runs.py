@@ -155,20 +155,12 @@ def count_work(run: OutlookSyncHistory) -> int:
     - a push of WedSync changes: the changed mapped events and the events never synced.
     """
     integration = run.integration
-    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
     pushes = run.sync_direction in ("bidirectional", "to_outlook")
     if run.mode == RunMode.FORCE:
         return len(run.specific_event_ids)
-    unmapped = selectors.unmapped_in_scope(integration) if pushes else None
     if run.sync_type == SyncType.FULL_SYNC:
-        # Copies to remove (types switched off, another calendar) are counted by the engine's first step,
-        # which marks and lists them before anything else changes.
-        start, end = selectors.window()
-        mappings = OutlookEventMapping.objects.filter(integration=integration, kind="event").exclude(sync_state=MappingState.REMOVING)
-        in_scope = mappings.filter(outlook_calendar_id=integration.calendar_id or "").exclude(wedsync_event_type__in=selectors.types_switched_off(prefs)).filter(
-            Q(event__isnull=True) | Q(event__is_deleted=True) | Q(event__ends_at__gte=start, event__starts_at__lte=end)
-        ).count()
-        return in_scope + (unmapped.count() if unmapped is not None else 0)
+        return full_sync_work(integration, pushes=pushes)
+    unmapped = selectors.unmapped_in_scope(integration) if pushes else None
     changed = selectors.mappings_changed_in_wedsync(integration).exclude(sync_state=MappingState.REMOVING)
     if run.specific_event_ids:
         ids = [str(i) for i in run.specific_event_ids]
@@ -177,6 +169,21 @@ def count_work(run: OutlookSyncHistory) -> int:
     elif not pushes:
         changed = changed.none()
     return changed.count() + (unmapped.count() if unmapped is not None else 0)
+
+
+def full_sync_work(integration: OutlookCalendarIntegration, *, pushes: bool) -> int:
+    """A full sync's events under the integration's preferences: every WedSync event in scope, mapped or not.
+
+    Copies to remove (types switched off, another calendar) are counted by the engine's first step,
+    which marks and lists them before anything else changes.
+    """
+    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    start, end = selectors.window()
+    mappings = OutlookEventMapping.objects.filter(integration=integration, kind="event").exclude(sync_state=MappingState.REMOVING)
+    in_scope = mappings.filter(outlook_calendar_id=integration.calendar_id or "").exclude(wedsync_event_type__in=selectors.types_switched_off(prefs)).filter(
+        Q(event__isnull=True) | Q(event__is_deleted=True) | Q(event__ends_at__gte=start, event__starts_at__lte=end)
+    ).count()
+    return in_scope + (selectors.unmapped_in_scope(integration).count() if pushes else 0)
 
 
 def _is_uuid(value: str) -> bool:
