@@ -114,7 +114,8 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
         if not integration.sync_enabled or not integration.calendar_id:
             return runs.finish(run, errors=[], cancelled=True)
-        runs.mark_started(run)  # counts the run's work up front (runs.count_work)
+        if not runs.mark_started(run):  # counts the run's work up front (runs.count_work)
+            return run  # cancelled while it waited for the lock
         engine = SyncEngine(integration, run)
         try:
             try:
@@ -197,10 +198,7 @@ class SyncEngine:
     def __init__(self, integration: OutlookCalendarIntegration, run: OutlookSyncHistory):
         self.integration = integration
         self.run_row = run
-        self.prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
-        #: The same settings with no attendees at all: for every Outlook copy not made by a single new event
-        #: (see :meth:`invites_on_create`), so initial syncs, resyncs, reconnects and bulk changes never mail anyone.
-        self.quiet_prefs = dataclasses.replace(self.prefs, invite_attendees_for=frozenset())
+        self.use_preferences(integration.sync_preferences or {})
         self.rules = integration.default_conflict_rules or {}
         self.direction = run.sync_direction or integration.sync_direction
         self.client = GraphClient.for_integration(integration)
@@ -225,6 +223,14 @@ class SyncEngine:
         #: the supplier's own busy time is not WedSync work); "none" when reading our own creations back.
         self.outlook_counting = "ours" if run.sync_type == SyncType.FULL_SYNC else "all"
 
+    def use_preferences(self, preferences: dict) -> None:
+        """The sync preferences this run writes with from now on (set once, or by an undo restoring a settings change)."""
+        self.integration.sync_preferences = preferences
+        self.prefs = mapping.SyncPreferences.from_json(preferences)
+        #: The same settings with no attendees at all: for every Outlook copy not made by a single new event
+        #: (see :meth:`invites_on_create`), so initial syncs, resyncs, reconnects and bulk changes never mail anyone.
+        self.quiet_prefs = dataclasses.replace(self.prefs, invite_attendees_for=frozenset())
+
     @property
     def pulls(self) -> bool:
         return self.direction in (SyncDirection.BIDIRECTIONAL, SyncDirection.FROM_OUTLOOK)
@@ -237,10 +243,10 @@ class SyncEngine:
     def run(self) -> None:
         sync_type = self.run_row.sync_type
         try:
-            if sync_type in (SyncType.FULL_SYNC, SyncType.INCREMENTAL, SyncType.WEBHOOK_TRIGGERED):
-                if sync_type == SyncType.FULL_SYNC:
-                    self.remove_out_of_scope()
-                self.read_outlook(full=sync_type == SyncType.FULL_SYNC)
+            if sync_type == SyncType.FULL_SYNC:
+                self.sync_everything()
+            elif sync_type in (SyncType.INCREMENTAL, SyncType.WEBHOOK_TRIGGERED):
+                self.read_outlook(full=False)
                 self.push_wedsync()
             elif self.run_row.mode == RunMode.UNDO:
                 undo.execute(self)  # journaled changes taken back through settle() like any other change
@@ -259,6 +265,22 @@ class SyncEngine:
             until = timezone.now() + dt.timedelta(seconds=exc.retry_after or 60)
             OutlookCalendarIntegration.objects.filter(pk=self.integration.pk).update(throttled_until=until)
             raise RunAborted(exc) from None
+
+    def sync_everything(self) -> None:
+        """A full sync under the preferences in force: copies out of scope leave Outlook, every copy is read
+        (and rewritten where the settings it was written with changed), events without a copy get one."""
+        self.remove_out_of_scope()
+        self.read_outlook(full=True)
+        self.push_wedsync()
+
+    def resync(self) -> None:
+        """A full sync's work inside this run (an undo that restored a settings change), counted as a full sync counts it."""
+        self.expect(runs.full_sync_work(self.integration, pushes=self.pushes))
+        counting, self.outlook_counting = self.outlook_counting, "ours"
+        try:
+            self.sync_everything()
+        finally:
+            self.outlook_counting = counting
 
     # --- bookkeeping ---
     def record_error(self, error: GraphError | Exception, *, event_id="", event_type="", mapping_row: OutlookEventMapping | None = None) -> None:

@@ -13,7 +13,8 @@ Life of a run:
    one running and the one waiting).
 3. **began**: a worker holding the integration's run lock takes it
    (:func:`mark_started`): ``began_at`` is set and its work is counted before it
-   changes anything (``total_events``).
+   changes anything (``total_events``). A run cancelled while it waited
+   (:func:`cancel_waiting`) is never begun; one already begun is not cancelled.
 4. **finished**: completed, failed or cancelled, with its duration measured
    from ``began_at``.
 
@@ -110,19 +111,37 @@ def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggere
     return True
 
 
-def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> None:
+def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> bool:
     """A worker begins the run: no request joins it any more; its work is counted before anything changes.
 
     ``run`` is refreshed in place (a request may have widened it while it waited). No lock is needed: a
-    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), which PostgreSQL
-    orders with this update of the same row.
+    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), and a run is
+    cancelled while it waits only with ``UPDATE ... WHERE is_queued`` (see :func:`cancel_waiting`); PostgreSQL
+    orders both with this update of the same row, which begins only a run still in progress. Returns False
+    (nothing begun) when the run was finished or cancelled meanwhile.
     """
     integration = run.integration
-    OutlookSyncHistory.objects.filter(pk=run.pk).update(is_queued=False, began_at=timezone.now())
-    run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode"])
+    began = OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS).update(is_queued=False, began_at=timezone.now())
+    run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode", "sync_status"])
     run.integration = integration
+    if not began:
+        return False
     run.total_events = count_work(run) if total_events is None else total_events
     OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=run.total_events)
+    return True
+
+
+def cancel_waiting(run: OutlookSyncHistory) -> bool:
+    """Cancel a run no worker has begun yet; False when a worker began it first (it then runs to its end).
+
+    One ``UPDATE ... WHERE is_queued``: either this wins and no worker begins the run
+    (:func:`mark_started`), or the worker won and the run is left alone, never shown cancelled while it
+    still changes events.
+    """
+    now = timezone.now()
+    return bool(OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS, is_queued=True).update(
+        sync_status=SyncStatus.CANCELLED, is_queued=False, completed_at=now, sync_duration_ms=0, sync_errors=[],
+    ))
 
 
 def count_work(run: OutlookSyncHistory) -> int:
@@ -136,20 +155,12 @@ def count_work(run: OutlookSyncHistory) -> int:
     - a push of WedSync changes: the changed mapped events and the events never synced.
     """
     integration = run.integration
-    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
     pushes = run.sync_direction in ("bidirectional", "to_outlook")
     if run.mode == RunMode.FORCE:
         return len(run.specific_event_ids)
-    unmapped = selectors.unmapped_in_scope(integration) if pushes else None
     if run.sync_type == SyncType.FULL_SYNC:
-        # Copies to remove (types switched off, another calendar) are counted by the engine's first step,
-        # which marks and lists them before anything else changes.
-        start, end = selectors.window()
-        mappings = OutlookEventMapping.objects.filter(integration=integration, kind="event").exclude(sync_state=MappingState.REMOVING)
-        in_scope = mappings.filter(outlook_calendar_id=integration.calendar_id or "").exclude(wedsync_event_type__in=selectors.types_switched_off(prefs)).filter(
-            Q(event__isnull=True) | Q(event__is_deleted=True) | Q(event__ends_at__gte=start, event__starts_at__lte=end)
-        ).count()
-        return in_scope + (unmapped.count() if unmapped is not None else 0)
+        return full_sync_work(integration, pushes=pushes)
+    unmapped = selectors.unmapped_in_scope(integration) if pushes else None
     changed = selectors.mappings_changed_in_wedsync(integration).exclude(sync_state=MappingState.REMOVING)
     if run.specific_event_ids:
         ids = [str(i) for i in run.specific_event_ids]
@@ -158,6 +169,21 @@ def count_work(run: OutlookSyncHistory) -> int:
     elif not pushes:
         changed = changed.none()
     return changed.count() + (unmapped.count() if unmapped is not None else 0)
+
+
+def full_sync_work(integration: OutlookCalendarIntegration, *, pushes: bool) -> int:
+    """A full sync's events under the integration's preferences: every WedSync event in scope, mapped or not.
+
+    Copies to remove (types switched off, another calendar) are counted by the engine's first step,
+    which marks and lists them before anything else changes.
+    """
+    prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    start, end = selectors.window()
+    mappings = OutlookEventMapping.objects.filter(integration=integration, kind="event").exclude(sync_state=MappingState.REMOVING)
+    in_scope = mappings.filter(outlook_calendar_id=integration.calendar_id or "").exclude(wedsync_event_type__in=selectors.types_switched_off(prefs)).filter(
+        Q(event__isnull=True) | Q(event__is_deleted=True) | Q(event__ends_at__gte=start, event__starts_at__lte=end)
+    ).count()
+    return in_scope + (selectors.unmapped_in_scope(integration).count() if pushes else 0)
 
 
 def _is_uuid(value: str) -> bool:

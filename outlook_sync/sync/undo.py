@@ -16,7 +16,11 @@ run, and can itself be undone:
   with a reason, and nothing is overwritten;
 - **a settings change** (a run started by ``PUT /settings``): the preferences
   it replaced come back (a preference changed again since is refused), and the
-  events it rewrote are settled again under them;
+  undo run then does what that settings change made a run do, under the
+  restored preferences: a full sync (every copy rewritten with the restored
+  prefix and reminder, copies of types switched off again leave Outlook, those
+  switched on again come back). Copies that settings change added are not
+  "first copies" to refuse: they leave with their type;
 - **deleted** (on either side): the WedSync event is revived if it was
   soft-deleted, and the Outlook copy recreated from its values and relinked
   (one copy: a new ``transactionId`` per undo run, our tag looked up first);
@@ -148,6 +152,22 @@ def _when_text(when: dict) -> str:
     return f"{start:%a %-d %b %Y, %H:%M}–{until} UTC"
 
 
+def _restorable(preferences: dict, change: OutlookSyncChange) -> tuple[dict, list[str]]:
+    """What undoing this settings change puts back (key -> the value it replaced), and the keys changed again since (kept)."""
+    values = change.fields.get("syncPreferences") or {}
+    old, new = values.get("old") or {}, values.get("new") or {}
+    restored = {key: value for key, value in old.items() if preferences.get(key) == new.get(key)}
+    return restored, [key for key in old if key not in restored]
+
+
+def restored_preferences(preferences: dict, changes: Iterable[OutlookSyncChange]) -> dict:
+    """The preferences once the settings changes among ``changes`` are undone (newest first, as the undo run does)."""
+    prefs = dict(preferences)
+    for change in sorted((c for c in changes if not c.wedsync_event_id), key=lambda c: c.created_at, reverse=True):
+        prefs.update(_restorable(prefs, change)[0])
+    return prefs
+
+
 def _current_wedsync(change: OutlookSyncChange, integration) -> dict | None:
     event = change.event
     if event is None or event.is_deleted:
@@ -161,6 +181,8 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
 
     Outlook is read when the undo runs: a field edited there since is refused then.
     """
+    changes = list(changes)
+    after = mapping.SyncPreferences.from_json(restored_preferences(integration.sync_preferences or {}, changes))
     out = []
     for change in changes:
         wedsync_lines: list[str] = []
@@ -169,15 +191,14 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
         current = _current_wedsync(change, integration) if change.wedsync_event_id else None
         title = change.event_title or "this event"
         if not change.wedsync_event_id:  # a settings change
-            prefs = integration.sync_preferences or {}
-            old = (change.fields.get("syncPreferences") or {}).get("old") or {}
+            restored, kept = _restorable(integration.sync_preferences or {}, change)
             new = (change.fields.get("syncPreferences") or {}).get("new") or {}
-            for key in old:
-                if prefs.get(key) != new.get(key):
-                    refused.append({"field": key, "reason": SETTING_CHANGED})
-                else:
-                    wedsync_lines.append(f"Setting {key} goes back from {new.get(key)!r} to {old.get(key)!r}.")
-            outlook_lines.append("The events this sync rewrote are written again with those settings.")
+            for key in kept:
+                refused.append({"field": key, "reason": SETTING_CHANGED})
+            for key, value in restored.items():
+                wedsync_lines.append(f"Setting {key} goes back from {new.get(key)!r} to {value!r}.")
+            if restored:
+                outlook_lines.append("Every event in Outlook is synced again with those settings.")
         elif change.kind in (ChangeKind.UPDATED, ChangeKind.CONFLICT_RESOLVED):
             for field, values in change.fields.items():
                 label = FIELD_LABELS.get(field, field)
@@ -202,7 +223,9 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
                     wedsync_lines.append(f"“{title}” is brought back.")
                 outlook_lines.append(f"“{title}” is added to Outlook again, with its WedSync details.")
         elif change.kind == ChangeKind.CREATED:
-            if change.side == ChangeSide.OUTLOOK and not _has_partner(change):
+            if change.side == ChangeSide.OUTLOOK and change.event is not None and not mapping.is_type_synced(change.event.event_type, after):
+                outlook_lines.append(f"“{title}” is removed from Outlook: its type is no longer synced with those settings.")
+            elif change.side == ChangeSide.OUTLOOK and not _has_partner(change):
                 refused.append({"field": "event", "reason": FIRST_COPY})
             else:
                 wedsync_lines.append(f"“{title}” is deleted again.")
@@ -236,12 +259,13 @@ def _has_partner(change: OutlookSyncChange) -> bool:
 
 
 def execute(engine) -> None:
-    """Carry out an undo run (the engine's run for mode ``undo``): settings first, then each event, newest change first."""
+    """Carry out an undo run (the engine's run for mode ``undo``): settings first (newest first), then each event,
+    then, when restored settings change what Outlook holds, the full sync they ask for."""
     run = engine.run_row
     changes = list(OutlookSyncChange.objects.filter(undone_by=run).select_related("event").order_by("created_at"))
-    for change in changes:
-        if not change.wedsync_event_id:
-            _restore_settings(engine, change)
+    resync = False
+    for change in sorted((c for c in changes if not c.wedsync_event_id), key=lambda c: c.created_at, reverse=True):  # newest first
+        resync |= _restore_settings(engine, change)
     by_event: OrderedDict[str, list[OutlookSyncChange]] = OrderedDict()
     for change in changes:
         if change.wedsync_event_id:
@@ -250,6 +274,8 @@ def execute(engine) -> None:
     for event_id, group in by_event.items():
         with engine.guard(None, event_id=event_id):
             _undo_event(engine, event_id, group)
+    if resync:
+        engine.resync()  # what the settings change made a run do, now under the restored preferences
 
 
 def _refuse(engine, change: OutlookSyncChange, field: str, reason: str) -> None:
@@ -260,25 +286,24 @@ def _refuse(engine, change: OutlookSyncChange, field: str, reason: str) -> None:
     })
 
 
-def _restore_settings(engine, change: OutlookSyncChange) -> None:
-    integration = OutlookCalendarIntegration.objects.get(pk=engine.integration.pk)
-    prefs = dict(integration.sync_preferences or {})
-    values = change.fields.get("syncPreferences") or {}
-    old, new = values.get("old") or {}, values.get("new") or {}
-    restored = {}
-    for key, value in old.items():
-        if prefs.get(key) != new.get(key):
+def _restore_settings(engine, change: OutlookSyncChange) -> bool:
+    """Put back the preferences this settings change replaced (not those changed again since); True when the
+    restored preferences need a full sync (as ``PUT /settings`` would have asked for)."""
+    with transaction.atomic():  # against a PUT /settings at the same moment
+        integration = OutlookCalendarIntegration.objects.select_for_update().get(pk=engine.integration.pk)
+        prefs = dict(integration.sync_preferences or {})
+        restored, kept = _restorable(prefs, change)
+        for key in kept:
             _refuse(engine, change, key, SETTING_CHANGED)
-            continue
-        restored[key] = value
-    if not restored:
-        return
-    before = {k: prefs.get(k) for k in restored}
-    prefs.update(restored)
-    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(sync_preferences=prefs)
-    engine.integration.sync_preferences = prefs
-    engine.prefs = mapping.SyncPreferences.from_json(prefs)
+        if not restored:
+            return False
+        before = {k: prefs.get(k) for k in restored}
+        old_prefs = mapping.SyncPreferences.from_json(prefs)
+        prefs.update(restored)
+        OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(sync_preferences=prefs)
+    engine.use_preferences(prefs)
     engine.journal.record(side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields={"syncPreferences": {"old": before, "new": restored}})
+    return mapping.changed_preferences_need_full_resync(old_prefs, engine.prefs)
 
 
 def _mapping_of(engine, event_id: str) -> OutlookEventMapping | None:
@@ -297,7 +322,9 @@ def _undo_event(engine, event_id: str, group: list[OutlookSyncChange]) -> None:
     updated = [c for c in group if c.kind in (ChangeKind.UPDATED, ChangeKind.CONFLICT_RESOLVED)]
     row = _mapping_of(engine, event_id)
     if created:
-        if not any(c.side == ChangeSide.WEDSYNC for c in created) and not any(_has_partner(c) for c in created):
+        if not any(c.side == ChangeSide.WEDSYNC for c in created) and not mapping.is_type_synced(event.event_type, engine.prefs):
+            pass  # its type is not synced (any more): the copy leaves Outlook with the full sync of those settings (below, or already)
+        elif not any(c.side == ChangeSide.WEDSYNC for c in created) and not any(_has_partner(c) for c in created):
             for change in created:
                 _refuse(engine, change, "event", FIRST_COPY)
         else:

@@ -248,3 +248,41 @@ def test_unknown_and_other_suppliers_ids_are_404_and_bad_input_400(api_client, g
     assert unknown_key.status_code == 400 and set(unknown_key.json()["error"]["details"]) == {"extra"}
     assert not OutlookSyncHistory.objects.filter(mode="undo").exists()  # nothing was started
     assert OutlookSyncChange.objects.get(pk=their_change.pk).undone_by is None
+
+
+def test_undo_of_settings_changes_that_switched_a_type_on_and_off_takes_the_copies_out_and_back(api_client, graph, supplier):
+    _create_event(api_client, title="Ceremony")
+    deadline = _create_event(api_client, eventType="deadline", title="Send the album", startsAt=_at(8, 9).isoformat(), endsAt=_at(8, 10).isoformat())
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    assert sorted(e["subject"] for e in _ours(graph)) == ["WedSync: Ceremony", "WedSync: Send the album"]
+
+    def switch(on: bool) -> str:
+        put = api_client.put(f"{BASE}/settings", {"syncPreferences": {"syncDeadlines": on}})
+        assert put.status_code == 200 and put.json()["requiresFullResync"] is True
+        return next(r for r in wait_for_idle(api_client) if r["reason"] == "settings_change")["id"]
+
+    switched_off = switch(False)
+    assert [e["subject"] for e in _ours(graph)] == ["WedSync: Ceremony"]
+    switched_on = switch(True)
+    assert sorted(e["subject"] for e in _ours(graph)) == ["WedSync: Ceremony", "WedSync: Send the album"]
+    assert [(c["side"], c["kind"], c["eventId"]) for c in _changes(api_client, switched_on) if c["eventId"]] == [("outlook", "created", deadline["id"])]
+
+    # Undoing the switch-on: deadlines are off again and the copy it added leaves Outlook (not refused as a "first copy").
+    answer = api_client.post(f"{BASE}/sync/{switched_on}/undo")
+    assert answer.status_code == 202, answer.content
+    assert all(c["refused"] == [] for c in answer.json()["changes"])
+    undo_job = _wait_job(api_client, answer.json()["syncId"])
+    assert undo_job["status"] == "completed" and not undo_job.get("errors"), undo_job
+    assert [e["subject"] for e in _ours(graph)] == ["WedSync: Ceremony"]
+    assert api_client.get(f"{BASE}/sync").json()["integration"]["syncPreferences"]["syncDeadlines"] is False
+    assert api_client.get(f"/api/events/{deadline['id']}/").json()["isDeleted"] is False  # WedSync keeps it
+
+    # Undoing the switch-off: deadlines are on again and the copy comes back (one copy).
+    answer = api_client.post(f"{BASE}/sync/{switched_off}/undo")
+    assert answer.status_code == 202, answer.content
+    undo_job = _wait_job(api_client, answer.json()["syncId"])
+    assert undo_job["status"] == "completed" and not undo_job.get("errors"), undo_job
+    assert sorted(e["subject"] for e in _ours(graph)) == ["WedSync: Ceremony", "WedSync: Send the album"]
+    assert api_client.get(f"{BASE}/sync").json()["integration"]["syncPreferences"]["syncDeadlines"] is True
+    assert [e["syncStatus"] for e in _mapped(api_client) if e["wedSyncEventId"] == deadline["id"]] == ["synced"]
