@@ -79,6 +79,16 @@ def open_run(integration: OutlookCalendarIntegration, *, sync_type: str, directi
     return run, True
 
 
+def waiting_to_read_outlook():
+    """Runs that will read Outlook's changes and have not begun yet (a retry is left out: it waits for Retry-After).
+
+    A change Outlook notified before such a run begins is read by it: a burst of notifications shares one run.
+    """
+    return OutlookSyncHistory.objects.filter(
+        sync_status=SyncStatus.IN_PROGRESS, is_queued=True, sync_type__in=[SyncType.WEBHOOK_TRIGGERED, SyncType.INCREMENTAL, SyncType.FULL_SYNC],
+    ).exclude(triggered_by="retry")
+
+
 def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggered_by: str, specific: list[str], mode: str) -> bool:
     """Widen the waiting ``run`` so that it also does what this request asks; False when it can't (force vs normal)."""
     forced = mode == RunMode.FORCE
