@@ -841,7 +841,7 @@ class SyncEngine:
         if self.prefs.sync_travel_time:
             requests += self.travel_requests(events, start_id=len(requests))
         chunks = [requests[i:i + 20] for i in range(0, len(requests), 20)]
-        access_token = tokens.access_token(self.integration.pk)
+        access_token = self.client.token_provider(False)  # the run's token (read once, see tokens.TokenSource)
         workers = max(1, min(settings.SYNC_BATCH_CONCURRENCY, len(chunks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch") as pool:
             futures = {pool.submit(_send_batch, self.integration, access_token, [req for _, req in chunk]): chunk for chunk in chunks}
