@@ -123,16 +123,27 @@ def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggere
 def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> None:
     """A worker begins the run: no request joins it any more; its work is counted before anything changes.
 
-    ``run`` is refreshed in place (a request may have widened it while it waited). No lock is needed: a
-    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), which PostgreSQL
-    orders with this update of the same row.
+    The work is counted first, from ``run`` as the caller read it (under the run lock), and written in the
+    same UPDATE that begins the run, so the API never shows a begun run without its count. No lock is
+    needed: a request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), which
+    PostgreSQL orders with this update of the same row. ``run`` is then refreshed in place; if a request
+    widened it between the caller's read and this UPDATE, its work is counted again.
     """
     integration = run.integration
-    OutlookSyncHistory.objects.filter(pk=run.pk).update(is_queued=False, began_at=timezone.now())
+    counted = _work_of(run)
+    total = count_work(run) if total_events is None else total_events
+    OutlookSyncHistory.objects.filter(pk=run.pk).update(is_queued=False, began_at=timezone.now(), total_events=total)
     run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode"])
     run.integration = integration
-    run.total_events = count_work(run) if total_events is None else total_events
-    OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=run.total_events)
+    if total_events is None and _work_of(run) != counted:
+        total = count_work(run)
+        OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=total)
+    run.total_events = total
+
+
+def _work_of(run: OutlookSyncHistory) -> tuple:
+    """What :func:`count_work` depends on in the run itself (a request joining the run may change it)."""
+    return run.sync_type, run.sync_direction, run.mode, tuple(str(i) for i in run.specific_event_ids or ())
 
 
 def count_work(run: OutlookSyncHistory) -> int:
@@ -178,9 +189,13 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def add_progress(run: OutlookSyncHistory, *, processed=0, created=0, updated=0, deleted=0, conflicts=0, errors=0) -> None:
-    """Add to the run's counters in the database (readable by the API while the run goes on)."""
+def add_progress(run: OutlookSyncHistory, *, processed=0, created=0, updated=0, deleted=0, conflicts=0, errors=0, expected=0) -> None:
+    """Add to the run's counters in the database (readable by the API while the run goes on).
+
+    ``expected``: work found on the way (e.g. the changes a delta read lists), added to ``total_events``.
+    """
     OutlookSyncHistory.objects.filter(pk=run.pk).update(
+        total_events=F("total_events") + expected,
         events_processed=F("events_processed") + processed,
         events_created=F("events_created") + created,
         events_updated=F("events_updated") + updated,
