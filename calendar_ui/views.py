@@ -11,6 +11,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Case, F, Q, Value, When
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -73,23 +74,30 @@ def _calendars(integration):
 def _page_context(request, integration, form, calendars_error="") -> dict:
     now = timezone.now()
     zone_name = display.supplier_time_zone(request.user)
-    # The run in progress, else one that finished moments ago (e.g. the first sync right after connecting).
+    # The run in progress (the one that started first), else the one that finished last, moments ago (e.g. the
+    # first sync right after connecting): one query, in-progress runs sorted before finished ones.
+    in_progress = Q(sync_status="in_progress")
     running = (
-        integration.sync_history.filter(sync_status="in_progress").order_by("started_at").first()
-        or integration.sync_history.filter(completed_at__gte=now - RECENT_RUN).order_by("-completed_at").first()
+        integration.sync_history.filter(in_progress | Q(completed_at__gte=now - RECENT_RUN))
+        .order_by(Case(When(in_progress, then=Value(0)), default=Value(1)), Case(When(in_progress, then=F("started_at"))).asc(nulls_last=True),
+                  F("completed_at").desc(nulls_last=True))
+        .first()
     )
     if running is not None and running.sync_status != "in_progress" and integration.needs_reauthorization:
         running = None  # a finished run's "100%" would hide that syncing is paused
+    stats = selectors.sync_stats(integration)
+    # The navigation's conflict badge shows the same number: the context processor takes it from here.
+    request.open_conflicts = stats["conflictedEvents"]
     return {
         "integration": integration,
         "form": form,
         "calendars_error": calendars_error,
         "direction_help": {value: text for value, _, text in display.DIRECTION_CHOICES},
         "type_switches": display.TYPE_SWITCHES,
-        "stats": selectors.sync_stats(integration),
+        "stats": stats,
         "webhook": selectors.webhook_status(integration),
         "running": _run_context(request.user, running) if running else None,
-        "history": _history_rows(request.user, integration),
+        "history": _history_rows(request.user, integration, zone_name),
         # Formatted here: template date filters would turn it back into the site's zone.
         "throttled_until": display.local(integration.throttled_until, zone_name).strftime("%H:%M") if integration.throttled_until and integration.throttled_until > now else None,
         "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
@@ -98,10 +106,9 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
     }
 
 
-def _history_rows(user, integration) -> list[dict]:
+def _history_rows(user, integration, zone_name: str) -> list[dict]:
     runs = selectors.recent_history(integration)
     titles = display.event_titles(user, [run.sync_errors for run in runs])
-    zone_name = display.supplier_time_zone(user)
     return [{
         "run": run,
         "when": display.format_datetime(run.started_at, zone_name),
@@ -206,9 +213,10 @@ def outlook_sync_progress(request, sync_id):
     context = {"job": _run_context(request.user, run)}
     if context["job"]["done"]:
         # Refresh the counts and the history table alongside (out-of-band swaps).
+        zone_name = display.supplier_time_zone(request.user)
         context.update(oob=True, integration=integration, stats=selectors.sync_stats(integration),
-                       history=_history_rows(request.user, integration),
-                       last_sync_at=display.format_datetime(integration.last_sync_at, display.supplier_time_zone(request.user)))
+                       history=_history_rows(request.user, integration, zone_name),
+                       last_sync_at=display.format_datetime(integration.last_sync_at, zone_name))
     return render(request, "calendar_ui/partials/sync_progress.html", context)
 
 

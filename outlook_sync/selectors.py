@@ -49,6 +49,14 @@ def unmapped_events(integration: OutlookCalendarIntegration, start, end):
     return events_in_window(integration, start, end).exclude(Exists(has_copy)).order_by("starts_at")
 
 
+def _changed_in_wedsync() -> Q:
+    """The condition of :func:`mappings_changed_in_wedsync` on an event mapping."""
+    return (
+        Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version"))
+        | Q(sync_state__in=[MappingState.PENDING, MappingState.REMOVING]) | Q(needs_recreate=True)
+    )
+
+
 def mappings_changed_in_wedsync(integration: OutlookCalendarIntegration):
     """Event mappings whose WedSync event changed (or vanished) since it was last synced: what a push sends.
 
@@ -56,21 +64,22 @@ def mappings_changed_in_wedsync(integration: OutlookCalendarIntegration):
     conflicts"), copies to make again (``needs_recreate``) and copies being
     removed from Outlook (``REMOVING``, until Outlook confirms) are included too.
     """
-    return OutlookEventMapping.objects.filter(integration=integration, kind="event").filter(
-        Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version"))
-        | Q(sync_state__in=[MappingState.PENDING, MappingState.REMOVING]) | Q(needs_recreate=True)
-    )
+    return OutlookEventMapping.objects.filter(integration=integration, kind="event").filter(_changed_in_wedsync())
 
 
 def sync_stats(integration: OutlookCalendarIntegration) -> dict:
-    """``syncStats``: counts over the events in scope, including those never synced yet."""
+    """``syncStats``: counts over the events in scope, including those never synced yet.
+
+    The mapping counts are one aggregate (the changed ones through a LEFT JOIN to their events).
+    """
     counts = OutlookEventMapping.objects.filter(integration=integration, kind="event").aggregate(
         total=Count("id"),
         conflicted=Count("id", filter=Q(sync_state=MappingState.CONFLICT)),
         errors=Count("id", filter=Q(sync_state=MappingState.ERROR)),
+        changed=Count("id", filter=_changed_in_wedsync() & ~Q(sync_state__in=[MappingState.CONFLICT, MappingState.ERROR])),
     )
     never_synced = unmapped_in_scope(integration).count() if integration.sync_direction != "from_outlook" else 0
-    changed = mappings_changed_in_wedsync(integration).exclude(sync_state__in=[MappingState.CONFLICT, MappingState.ERROR]).count()
+    changed = counts["changed"]
     last_full = (
         OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status=SyncStatus.COMPLETED)
         .order_by("-completed_at").values_list("completed_at", flat=True).first()
@@ -143,31 +152,46 @@ def _mapped_rows(integration: OutlookCalendarIntegration):
     return OutlookEventMapping.objects.filter(integration=integration, kind="event")
 
 
+def _applied(*, event_type=None, status=None, start=None, end=None) -> Q:
+    """The filters ``GET /events`` allows, as one condition on an event mapping."""
+    condition = Q()
+    if event_type:
+        condition &= Q(wedsync_event_type=event_type)
+    if status:
+        condition &= Q(sync_state__in=[status, MappingState.REMOVING] if status == MappingState.PENDING else [status])
+    if start:
+        condition &= Q(event__ends_at__gte=start)
+    if end:
+        condition &= Q(event__starts_at__lte=end)
+    return condition
+
+
 def mapped_events(integration: OutlookCalendarIntegration, *, event_type=None, status=None, start=None, end=None):
     """Mappings (with their WedSync events) filtered as ``GET /events`` allows, soonest first."""
-    rows = _mapped_rows(integration).select_related("event").order_by("event__starts_at", "id")
-    if event_type:
-        rows = rows.filter(wedsync_event_type=event_type)
-    if status:
-        rows = rows.filter(sync_state__in=[status, MappingState.REMOVING] if status == MappingState.PENDING else [status])
-    if start:
-        rows = rows.filter(event__ends_at__gte=start)
-    if end:
-        rows = rows.filter(event__starts_at__lte=end)
-    return rows
+    return (_mapped_rows(integration).select_related("event").filter(_applied(event_type=event_type, status=status, start=start, end=end))
+            .order_by("event__starts_at", "id"))
 
 
-def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, status=None, start=None, end=None) -> dict:
-    """``filters`` of ``GET /events``: what the list was filtered by, and the values there are to filter by.
+def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, status=None, start=None, end=None) -> tuple[dict, int]:
+    """``filters`` of ``GET /events`` and how many rows :func:`mapped_events` lists with the same filters.
 
     ``eventTypes`` / ``syncStatuses``: the filter applied, or (none applied) every value present among the
     synced events. ``dateRange``: the range applied, else the span of the synced events (left out when empty).
     ``available`` (a WedSync addition) always lists the values present and the full span.
+
+    One query whatever the number of events: the mappings grouped by (type, state), each group with its
+    span and how many of its rows the filters keep (the page's total, so the paginator needs no COUNT).
     """
-    rows = _mapped_rows(integration)
-    present_types = sorted(set(rows.values_list("wedsync_event_type", flat=True)))
-    present_statuses = sorted({MappingState.PENDING.value if state == MappingState.REMOVING else state for state in rows.values_list("sync_state", flat=True)})
-    span = rows.filter(event__isnull=False).aggregate(start=Min("event__starts_at"), end=Max("event__ends_at"))
+    applied = _applied(event_type=event_type, status=status, start=start, end=end)
+    groups = list(
+        _mapped_rows(integration).order_by().values("wedsync_event_type", "sync_state")
+        .annotate(start=Min("event__starts_at"), end=Max("event__ends_at"), matching=Count("id", filter=applied or None))
+    )
+    present_types = sorted({g["wedsync_event_type"] for g in groups})
+    present_statuses = sorted({MappingState.PENDING.value if g["sync_state"] == MappingState.REMOVING else g["sync_state"] for g in groups})
+    starts = [g["start"] for g in groups if g["start"] is not None]
+    ends = [g["end"] for g in groups if g["end"] is not None]
+    span = {"start": min(starts) if starts else None, "end": max(ends) if ends else None}
     available = {"eventTypes": present_types, "syncStatuses": present_statuses}
     if span["start"] is not None:
         available["dateRange"] = {"start": span["start"], "end": span["end"]}
@@ -180,7 +204,7 @@ def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, s
     applied_start, applied_end = start or span["start"], end or span["end"]
     if applied_start is not None and applied_end is not None:
         filters["dateRange"] = {"start": applied_start, "end": applied_end}
-    return filters
+    return filters, sum(g["matching"] for g in groups)
 
 
 def busy_intervals(integration: OutlookCalendarIntegration, start: dt.datetime, end: dt.datetime):

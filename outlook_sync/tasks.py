@@ -132,13 +132,22 @@ def schedule_notification_sync(integration_id) -> None:
 
     The run's end marks the notifications received before it began as processed (``runs.finish``).
     """
-    # Fast path (the receiver answers Microsoft within 3 s): a run that reads Outlook and has not begun yet
-    # will read after this notification was stored, so it covers it; no lock needed to know that.
-    if OutlookSyncHistory.objects.filter(integration_id=integration_id, sync_status="in_progress", is_queued=True,
-                                         sync_type__in=[SyncType.WEBHOOK_TRIGGERED, SyncType.INCREMENTAL, SyncType.FULL_SYNC]).exclude(triggered_by="retry").exists():
+    # Fast path: a run that reads Outlook and has not begun yet reads after this notification arrived, so it
+    # covers it; no lock needed to know that.
+    if runs.waiting_to_read_outlook().filter(integration_id=integration_id).exists():
         return
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id).first()
     if integration is not None:
+        schedule_notification_run(integration)
+
+
+def schedule_notification_run(integration: OutlookCalendarIntegration) -> None:
+    """:func:`schedule_notification_sync` for an integration already read, seen with no run waiting to read Outlook.
+
+    The receiver's path: it read the integration (and whether such a run waits) to verify the notifications,
+    so this reads nothing again; ``runs.open_run`` still lets a run queued meanwhile absorb this one.
+    """
+    if integration.sync_enabled and not integration.needs_reauthorization and integration.calendar_id is not None:
         _schedule_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook", countdown=0.2)
 
 

@@ -19,7 +19,9 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -27,6 +29,7 @@ from wedsync.api_errors import error_body
 
 from . import tasks
 from .models import OutlookCalendarIntegration, OutlookNotification
+from .sync import runs
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +57,14 @@ def _notifications(request: HttpRequest) -> list[dict] | None:
     return items
 
 
-def _verified(items: list[dict]) -> list[tuple[OutlookCalendarIntegration, dict]]:
-    """Notifications whose subscription we know and whose clientState matches it (constant-time compare)."""
+def _verified(items: list[dict], integrations=None) -> list[tuple[OutlookCalendarIntegration, dict]]:
+    """Notifications whose subscription we know and whose clientState matches it (constant-time compare).
+
+    ``integrations``: the queryset to look the subscriptions up in (one query for the whole batch).
+    """
     ids = {str(item.get("subscriptionId", "")) for item in items}
-    integrations = {i.webhook_subscription_id: i for i in OutlookCalendarIntegration.objects.filter(webhook_subscription_id__in=ids)}
+    integrations = OutlookCalendarIntegration.objects.all() if integrations is None else integrations
+    integrations = {i.webhook_subscription_id: i for i in integrations.filter(webhook_subscription_id__in=ids)}
     accepted = []
     for item in items:
         integration = integrations.get(str(item.get("subscriptionId", "")))
@@ -97,7 +104,7 @@ def _refused(rejected: int) -> JsonResponse:
     return JsonResponse(error_body("invalid_notification", "Unknown subscription or wrong client state."), status=403)
 
 
-def _checked(request: HttpRequest) -> HttpResponse | list[tuple[OutlookCalendarIntegration, dict]]:
+def _checked(request: HttpRequest, integrations=None) -> HttpResponse | list[tuple[OutlookCalendarIntegration, dict]]:
     """The validation answer, a refusal, or the notifications that passed verification."""
     answer = _validation_answer(request)
     if answer is not None:
@@ -105,24 +112,25 @@ def _checked(request: HttpRequest) -> HttpResponse | list[tuple[OutlookCalendarI
     items = _notifications(request)
     if items is None:
         return JsonResponse(error_body("invalid_notification", "The notification body isn't valid JSON with a 'value' list."), status=400)
-    accepted = _verified(items)
+    accepted = _verified(items, integrations)
     if accepted:
         _count_refused(len(items) - len(accepted))
     return accepted or _refused(len(items))
 
 
-def _enqueue_after_commit(integration_ids: set) -> None:
+def _enqueue_after_commit(integrations: list[OutlookCalendarIntegration]) -> None:
     """Hand the integrations to a worker after commit, in the request (no thread per request).
 
-    A burst shares one queued run, so this is one indexed read and at most one broker message per
-    integration; if the broker is down the notifications stay stored and the safety-net sync reads them.
+    Only integrations with no run waiting to read Outlook get here (a burst shares one queued run), so this
+    is one run recorded and one broker message per integration, and nothing at all while a run waits; if
+    the broker is down the notifications stay stored and the safety-net sync reads them.
     """
     def publish():
-        for integration_id in integration_ids:
+        for integration in integrations:
             try:
-                tasks.schedule_notification_sync(integration_id)
+                tasks.schedule_notification_run(integration)
             except Exception:  # noqa: BLE001  (stored; the safety-net sync picks it up)
-                logger.exception("Could not enqueue notification processing for %s; the periodic sync will catch up", integration_id)
+                logger.exception("Could not enqueue notification processing for %s; the periodic sync will catch up", integration.pk)
 
     transaction.on_commit(publish)
 
@@ -130,19 +138,29 @@ def _enqueue_after_commit(integration_ids: set) -> None:
 @csrf_exempt
 @require_POST
 def receive_notifications(request: HttpRequest) -> HttpResponse:
-    """``POST /api/calendar/outlook/webhook``: validate, verify, store, enqueue, 202."""
-    accepted = _checked(request)
+    """``POST /api/calendar/outlook/webhook``: validate, verify, store, enqueue, 202.
+
+    The common case under load, a run already waiting to read Outlook, costs the subscription lookup and
+    the stored rows and nothing else: the lookup also says, per integration, whether such a run waits
+    (``run_waiting``). The notifications carry the time they arrived, before that lookup: a run seen waiting
+    had not begun then, so it reads the change and, when it ends, counts them processed (``runs.finish``).
+    """
+    arrived = timezone.now()
+    waiting = runs.waiting_to_read_outlook().filter(integration=OuterRef("pk"))
+    accepted = _checked(request, OutlookCalendarIntegration.objects.annotate(run_waiting=Exists(waiting)))
     if isinstance(accepted, HttpResponse):
         return accepted
     with transaction.atomic():
         OutlookNotification.objects.bulk_create([
             OutlookNotification(
                 integration=integration, subscription_id=str(item.get("subscriptionId")), change_type=str(item.get("changeType", ""))[:32],
-                outlook_event_id=str((item.get("resourceData") or {}).get("id", ""))[:255],
+                outlook_event_id=str((item.get("resourceData") or {}).get("id", ""))[:255], received_at=arrived,
             )
             for integration, item in accepted
         ])
-        _enqueue_after_commit({integration.pk for integration, _ in accepted})
+        to_schedule = {integration.pk: integration for integration, _ in accepted if not integration.run_waiting}
+        if to_schedule:
+            _enqueue_after_commit(list(to_schedule.values()))
     return HttpResponse(status=202)
 
 

@@ -127,9 +127,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANG
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-#: Sign a supplier out after this many seconds without a request (the session is renewed on each one).
+#: Sign a supplier out after this many seconds without a request (requests renew the session, see wedsync/sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=2 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+#: Database sessions whose expiry is written only when it lags by more than SESSION_RENEWAL_INTERVAL_SECONDS
+#: (instead of SESSION_SAVE_EVERY_REQUEST's write on every request).
+SESSION_ENGINE = "wedsync.sessions"
+SESSION_RENEWAL_INTERVAL_SECONDS = env.int("SESSION_RENEWAL_INTERVAL_SECONDS", default=5 * 60)
 
 # Content-Security-Policy (django-csp): scripts and styles only from this site; inline styles are
 # allowed for the admin's formatted cells, inline scripts never.

@@ -107,9 +107,12 @@ class GraphClient:
 
     @classmethod
     def for_integration(cls, integration, **kwargs) -> GraphClient:
-        """A client for a stored integration: tokens come from (and are refreshed into) the database."""
-        integration_id = integration.id
-        return cls(integration.microsoft_user_id, lambda force_refresh: tokens.access_token(integration_id, force_refresh=force_refresh), **kwargs)
+        """A client for a stored integration: tokens come from (and are refreshed into) the database.
+
+        The token is read once (from ``integration`` itself while it is fresh) and kept, not read per request
+        (``tokens.TokenSource``).
+        """
+        return cls(integration.microsoft_user_id, tokens.TokenSource(integration), **kwargs)
 
     @classmethod
     def with_token(cls, mailbox: str, access_token: str, **kwargs) -> GraphClient:

@@ -36,7 +36,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from wedsync.events import actions as event_actions
@@ -103,13 +102,14 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
 
 
 def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
-    integration = run.integration
-    with locks.exclusive(f"sync-run:{integration.pk}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
-        run.refresh_from_db()
+    with locks.exclusive(f"sync-run:{run.integration_id}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
+        # Both read again under the lock (the run may have been widened or finished, the settings changed while
+        # it waited), in one query; this integration object is the run's from here on (run.integration too).
+        run = OutlookSyncHistory.objects.select_related("integration").get(pk=run.pk)
+        integration = run.integration
         if run.sync_status != SyncStatus.IN_PROGRESS:
             return run
         _close_interrupted_runs(run)
-        integration.refresh_from_db()
         if integration.needs_reauthorization:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
         if not integration.sync_enabled or not integration.calendar_id:
@@ -143,7 +143,8 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
             runs.finish(run, errors=[*engine.errors, {"eventId": "", "eventType": "", "errorCode": "internal_error",
                                                      "errorMessage": "Something went wrong on our side. We'll try again.", "retryable": True}], failed=True)
             raise
-        OutlookCalendarIntegration.objects.filter(pk=integration.pk, throttled_until__isnull=False).update(throttled_until=None)
+        if integration.throttled_until is not None:  # as read under the lock: only a run of this integration sets it
+            OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(throttled_until=None)
         return runs.finish(run, errors=engine.errors)
 
 
@@ -313,8 +314,9 @@ class SyncEngine:
         self.progress_written = time.monotonic()
 
     def expect(self, count: int) -> None:
+        """Add to the run's total: written with the progress (one UPDATE with the counters, not one per delta page)."""
         if count:
-            OutlookSyncHistory.objects.filter(pk=self.run_row.pk).update(total_events=F("total_events") + count)
+            self.pending_progress["expected"] = self.pending_progress.get("expected", 0) + count
 
     # --- scope changes (full runs) ---
     def remove_out_of_scope(self) -> None:
@@ -865,7 +867,7 @@ class SyncEngine:
         if self.prefs.sync_travel_time:
             requests += self.travel_requests(events, start_id=len(requests))
         chunks = [requests[i:i + 20] for i in range(0, len(requests), 20)]
-        access_token = tokens.access_token(self.integration.pk)
+        access_token = self.client.token_provider(False)  # the run's token (read once, see tokens.TokenSource)
         workers = max(1, min(settings.SYNC_BATCH_CONCURRENCY, len(chunks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch") as pool:
             futures = {pool.submit(_send_batch, self.integration, access_token, [req for _, req in chunk]): chunk for chunk in chunks}

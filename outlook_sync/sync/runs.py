@@ -80,6 +80,16 @@ def open_run(integration: OutlookCalendarIntegration, *, sync_type: str, directi
     return run, True
 
 
+def waiting_to_read_outlook():
+    """Runs that will read Outlook's changes and have not begun yet (a retry is left out: it waits for Retry-After).
+
+    A change Outlook notified before such a run begins is read by it: a burst of notifications shares one run.
+    """
+    return OutlookSyncHistory.objects.filter(
+        sync_status=SyncStatus.IN_PROGRESS, is_queued=True, sync_type__in=[SyncType.WEBHOOK_TRIGGERED, SyncType.INCREMENTAL, SyncType.FULL_SYNC],
+    ).exclude(triggered_by="retry")
+
+
 def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggered_by: str, specific: list[str], mode: str) -> bool:
     """Widen the waiting ``run`` so that it also does what this request asks; False when it can't (force vs normal)."""
     forced = mode == RunMode.FORCE
@@ -114,21 +124,33 @@ def _absorb(run: OutlookSyncHistory, *, sync_type: str, direction: str, triggere
 def mark_started(run: OutlookSyncHistory, *, total_events: int | None = None) -> bool:
     """A worker begins the run: no request joins it any more; its work is counted before anything changes.
 
-    ``run`` is refreshed in place (a request may have widened it while it waited). No lock is needed: a
-    request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), and a run is
-    cancelled while it waits only with ``UPDATE ... WHERE is_queued`` (see :func:`cancel_waiting`); PostgreSQL
-    orders both with this update of the same row, which begins only a run still in progress. Returns False
-    (nothing begun) when the run was finished or cancelled meanwhile.
+    The work is counted first, from ``run`` as the caller read it (under the run lock), and written in the
+    same UPDATE that begins the run, so the API never shows a begun run without its count. No lock is
+    needed: a request joins a run only with ``UPDATE ... WHERE is_queued`` (see :func:`_absorb`), and a run
+    is cancelled while it waits only with ``UPDATE ... WHERE is_queued`` (see :func:`cancel_waiting`);
+    PostgreSQL orders both with this update of the same row, which begins only a run still in progress.
+    ``run`` is then refreshed in place; if a request widened it between the caller's read and this UPDATE,
+    its work is counted again. Returns False (nothing begun) when the run was finished or cancelled meanwhile.
     """
     integration = run.integration
-    began = OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS).update(is_queued=False, began_at=timezone.now())
+    counted = _work_of(run)
+    total = count_work(run) if total_events is None else total_events
+    began = OutlookSyncHistory.objects.filter(pk=run.pk, sync_status=SyncStatus.IN_PROGRESS).update(
+        is_queued=False, began_at=timezone.now(), total_events=total)
     run.refresh_from_db(fields=["is_queued", "began_at", "sync_type", "sync_direction", "specific_event_ids", "triggered_by", "mode", "sync_status"])
     run.integration = integration
     if not began:
         return False
-    run.total_events = count_work(run) if total_events is None else total_events
-    OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=run.total_events)
+    if total_events is None and _work_of(run) != counted:
+        total = count_work(run)
+        OutlookSyncHistory.objects.filter(pk=run.pk).update(total_events=total)
+    run.total_events = total
     return True
+
+
+def _work_of(run: OutlookSyncHistory) -> tuple:
+    """What :func:`count_work` depends on in the run itself (a request joining the run may change it)."""
+    return run.sync_type, run.sync_direction, run.mode, tuple(str(i) for i in run.specific_event_ids or ())
 
 
 def cancel_waiting(run: OutlookSyncHistory) -> bool:
@@ -194,9 +216,13 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def add_progress(run: OutlookSyncHistory, *, processed=0, created=0, updated=0, deleted=0, conflicts=0, errors=0) -> None:
-    """Add to the run's counters in the database (readable by the API while the run goes on)."""
+def add_progress(run: OutlookSyncHistory, *, processed=0, created=0, updated=0, deleted=0, conflicts=0, errors=0, expected=0) -> None:
+    """Add to the run's counters in the database (readable by the API while the run goes on).
+
+    ``expected``: work found on the way (e.g. the changes a delta read lists), added to ``total_events``.
+    """
     OutlookSyncHistory.objects.filter(pk=run.pk).update(
+        total_events=F("total_events") + expected,
         events_processed=F("events_processed") + processed,
         events_created=F("events_created") + created,
         events_updated=F("events_updated") + updated,

@@ -18,6 +18,7 @@ import pytest
 import requests
 import time_machine
 from cryptography.fernet import Fernet
+from django.contrib.sessions.models import Session
 from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -142,6 +143,36 @@ def test_a_session_ends_after_two_hours_without_activity(supplier, settings):
         response = client.get("/calendar/outlook/")
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
         assert client.get(f"{BASE}/sync").status_code == 401
+
+
+def test_a_session_is_written_only_when_its_expiry_lags_by_the_renewal_interval(supplier, settings):
+    """Requests renew the idle timeout without a write each: the row (and the cookie) move only once the stored
+    expiry lags by more than the renewal interval, so the session never outlives the idle time after a request."""
+    interval = dt.timedelta(seconds=settings.SESSION_RENEWAL_INTERVAL_SECONDS)
+    age = dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert dt.timedelta(0) < interval <= age / 10
+    client = Client()
+    start = dt.datetime(2030, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        assert client.post("/accounts/login/", {"username": "avery", "password": "correct horse 9"}).status_code == 302
+        key = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+        def stored_expiry():
+            return Session.objects.get(session_key=key).expire_date
+
+        assert stored_expiry() == start + age
+        clock.shift(interval)
+        response = client.get("/calendar/outlook/")
+        assert response.status_code == 200
+        assert stored_expiry() == start + age and settings.SESSION_COOKIE_NAME not in response.cookies  # lags by the interval only
+        clock.shift(dt.timedelta(seconds=1))
+        response = client.get("/calendar/outlook/")
+        renewed = start + interval + dt.timedelta(seconds=1) + age
+        assert stored_expiry() == renewed
+        assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == int(age.total_seconds())
+        clock.shift(age + dt.timedelta(seconds=1))  # past the renewed expiry: signed out
+        response = client.get("/calendar/outlook/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 # --- headers ---

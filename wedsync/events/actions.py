@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, available_timezones
 from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .models import CalendarEvent, EventType
@@ -150,9 +149,8 @@ def update_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC, expected
         validate_event_values(merged)
         for name in changed:
             setattr(locked, name, changes[name])
-        locked.version = F("version") + 1
+        locked.version += 1  # the row is locked (select_for_update): no one else can move it meanwhile
         locked.save(update_fields=[*changed, "version", "updated_at"])
-        locked.refresh_from_db(fields=["version", "updated_at"])
         _notify_after_commit(locked, "updated", source)
     return locked
 
@@ -171,9 +169,8 @@ def delete_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC, expected
             raise EventVersionConflict(locked.version)
         locked.is_deleted = True
         locked.deleted_at = timezone.now()
-        locked.version = F("version") + 1
+        locked.version += 1  # the row is locked (select_for_update): no one else can move it meanwhile
         locked.save(update_fields=["is_deleted", "deleted_at", "version", "updated_at"])
-        locked.refresh_from_db(fields=["version", "updated_at"])
         _notify_after_commit(locked, "deleted", source)
     return locked
 
@@ -186,8 +183,7 @@ def restore_event(event: CalendarEvent, *, source: str = SOURCE_WEDSYNC) -> Cale
             return locked
         locked.is_deleted = False
         locked.deleted_at = None
-        locked.version = F("version") + 1
+        locked.version += 1  # the row is locked (select_for_update): no one else can move it meanwhile
         locked.save(update_fields=["is_deleted", "deleted_at", "version", "updated_at"])
-        locked.refresh_from_db(fields=["version", "updated_at"])
         _notify_after_commit(locked, "created", source)
     return locked
