@@ -146,8 +146,9 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
         return runs.finish(run, errors=engine.errors)
 
 
-#: The run lock's lease, renewed while the run lives: a killed worker frees the integration within this time.
-RUN_LOCK_LEASE_SECONDS = 60
+#: The run lock's lease, renewed (every third of it) while the run lives: a killed worker frees the integration
+#: within this time, so the run waiting behind it (a restarted worker's) begins within it too.
+RUN_LOCK_LEASE_SECONDS = 30
 
 
 def _close_interrupted_runs(current: OutlookSyncHistory) -> None:
