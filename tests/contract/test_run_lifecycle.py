@@ -94,6 +94,24 @@ def test_queued_runs_are_visible_counted_up_front_and_coalesced(api_client, grap
     wait_for_idle(api_client, timeout=120)
 
 
+def test_copies_outlook_changed_before_they_were_read_back_are_counted_once(api_client, graph, connected):
+    """A run reads its creations back; Outlook has meanwhile turned their text bodies into HTML (a new changeKey).
+
+    Reading them again is not more work: the run ends with as many processed as it counted, each new event once.
+    """
+    assert api_client.put(f"{BASE}/settings", {"syncEnabled": False}).status_code == 200
+    for n in range(5):
+        create_event(api_client, f"Tasting {n}", days=7 + n, hour=10)
+    graph.set_config(html_body_conversion_s=0)  # at once: before the run reads its creations back
+    assert api_client.put(f"{BASE}/settings", {"syncEnabled": True}).json()["requiresFullResync"] is True
+    wait_for_idle(api_client)
+    run = next(r for r in _history(api_client) if r["reason"] == "settings_change")
+    job = _job(api_client, run["id"])
+    assert job["status"] == "completed", job
+    assert job["progress"]["createdEvents"] == 5
+    assert job["progress"]["processedEvents"] == job["progress"]["totalEvents"] == 4 + 5, job
+
+
 def test_removals_are_counted(api_client, graph, connected):
     assert api_client.put(f"{BASE}/settings", {"syncPreferences": {"syncDeadlines": False}}).json()["requiresFullResync"] is True
     wait_for_idle(api_client)
