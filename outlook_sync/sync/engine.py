@@ -313,8 +313,9 @@ class SyncEngine:
         (``runs.count_work``) is added to the total first, so ``processedEvents`` never passes ``totalEvents``.
         """
         if self.outlook_counting == "all":
+            self.counted_rows.add(row.pk)  # for the read-back that may follow
             return True
-        if row.pk in self.counted_rows or row.outlook_event_id in self.created_outlook_ids:
+        if row.pk in self.counted_rows or row.pk in self.handled or row.outlook_event_id in self.created_outlook_ids:
             return False
         self.counted_rows.add(row.pk)
         if self.outlook_counting == "none" or not self.counted_up_front(row):

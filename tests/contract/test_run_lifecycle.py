@@ -112,6 +112,16 @@ def test_copies_outlook_changed_before_they_were_read_back_are_counted_once(api_
     assert job["progress"]["processedEvents"] == job["progress"]["totalEvents"] == 4 + 5, job
 
 
+def test_a_push_reading_back_its_new_copy_changed_by_outlook_counts_it_once(api_client, graph, connected):
+    graph.set_config(html_body_conversion_s=0)
+    created = create_event(api_client, "Cake tasting", days=8, hour=11)  # pushed on commit: one new copy, read back
+    wait_for_idle(api_client)
+    push = next(r for r in _history(api_client) if r["reason"] == "wedsync_change")
+    job = _job(api_client, push["id"])
+    assert job["status"] == "completed" and job["progress"]["createdEvents"] == 1, job
+    assert job["progress"]["processedEvents"] == job["progress"]["totalEvents"] == 1, (created["id"], job)
+
+
 def test_removals_are_counted(api_client, graph, connected):
     assert api_client.put(f"{BASE}/settings", {"syncPreferences": {"syncDeadlines": False}}).json()["requiresFullResync"] is True
     wait_for_idle(api_client)
