@@ -21,8 +21,9 @@ from django.conf import settings
 
 #: Microsoft allows 4 concurrent requests per app and mailbox.
 MAILBOX_CONCURRENCY = 4
-#: A slot whose holder died is given back after this many seconds.
-SLOT_LEASE_SECONDS = 120
+#: A slot whose holder died (SIGKILL, lost machine) is given back within this many seconds; a live holder's
+#: slots are renewed (:func:`_renew_slots`, every second) however long it keeps them.
+SLOT_LEASE_SECONDS = 15
 
 _ACQUIRE_SLOT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -137,12 +138,51 @@ def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float 
     member = f"{os.getpid()}:{uuid.uuid4().hex}"
     deadline = time.monotonic() + wait
     delay = 0.005
-    while not client.eval(_ACQUIRE_SLOT, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, member, SLOT_LEASE_SECONDS * 2):
+    while not client.eval(_ACQUIRE_SLOT, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, member, int(SLOT_LEASE_SECONDS * 2)):
         if time.monotonic() > deadline:
             raise LockTimeout(f"mailbox {mailbox}")
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+    _slots_held(client, key, member, held=True)
     try:
         yield
     finally:
+        _slots_held(client, key, member, held=False)
         client.zrem(key, member)
+
+
+#: Slots this process holds (member -> (Redis client, key)), renewed by one thread per process.
+_held_slots: dict[str, tuple[redis.Redis, str]] = {}
+_held_guard = threading.Lock()
+_renewer: list = [None, None]  # [pid, thread]: a forked child starts its own
+
+
+def _slots_held(client: redis.Redis, key: str, member: str, *, held: bool) -> None:
+    with _held_guard:
+        if held:
+            _held_slots[member] = (client, key)
+            pid = os.getpid()
+            if _renewer[0] != pid or not _renewer[1].is_alive():
+                if _renewer[0] != pid:
+                    for other in [m for m in _held_slots if not m.startswith(f"{pid}:")]:
+                        del _held_slots[other]  # the parent's, inherited by a fork: the parent renews them
+                thread = threading.Thread(target=_renew_slots, daemon=True, name="mailbox-slot-leases")
+                _renewer[:] = [pid, thread]
+                thread.start()
+        else:
+            _held_slots.pop(member, None)
+
+
+def _renew_slots() -> None:
+    """Push the lease of every slot this process still holds ``SLOT_LEASE_SECONDS`` ahead (``ZADD XX``: a slot
+    already given back, or taken back after a lapse, is never re-added). Ends with the process."""
+    while True:
+        time.sleep(min(1.0, SLOT_LEASE_SECONDS / 3))
+        with _held_guard:
+            held = list(_held_slots.items())
+        expires = time.time() + SLOT_LEASE_SECONDS
+        for member, (client, key) in held:
+            try:
+                client.pipeline(transaction=False).zadd(key, {member: expires}, xx=True).expire(key, int(SLOT_LEASE_SECONDS * 2)).execute()
+            except redis.exceptions.RedisError:
+                continue  # Redis away: the slot lapses, as a dead holder's would

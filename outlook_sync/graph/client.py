@@ -187,7 +187,8 @@ class GraphClient:
             return locks.mailbox_slot(self.mailbox)
         stack = contextlib.ExitStack()
         try:
-            with locks.exclusive(f"graph-batch-gate:{self.mailbox}", timeout=60, wait=300):
+            # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
+            with locks.exclusive(f"graph-batch-gate:{self.mailbox}", timeout=locks.SLOT_LEASE_SECONDS, wait=300, heartbeat=True):
                 for _ in range(weight):
                     stack.enter_context(locks.mailbox_slot(self.mailbox))
         except BaseException:

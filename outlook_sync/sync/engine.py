@@ -148,8 +148,9 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
         return runs.finish(run, errors=engine.errors)
 
 
-#: The run lock's lease, renewed while the run lives: a killed worker frees the integration within this time.
-RUN_LOCK_LEASE_SECONDS = 60
+#: The run lock's lease, renewed (every third of it) while the run lives: a killed worker frees the integration
+#: within this time, so the run waiting behind it (a restarted worker's) begins within it too.
+RUN_LOCK_LEASE_SECONDS = 30
 
 
 def _close_interrupted_runs(current: OutlookSyncHistory) -> None:
@@ -207,6 +208,12 @@ class SyncEngine:
         self.window = sync_window()
         #: Mapping ids already reconciled in this run (the WedSync pass skips them).
         self.handled: set = set()
+        #: Mapping ids (and Outlook ids of the copies made in bulk) whose processing this run has counted: outside
+        #: an incremental read an event counts once however often it is met (see count_row).
+        self.counted_rows: set = set()
+        self.created_outlook_ids: set = set()
+        #: While set, ``progress`` leaves ``processed`` alone (an event met again in this run).
+        self.uncounted = False
         #: Mapping ids listed by the current delta page (collected per read, see consume_delta).
         self.seen_mappings: set = set()
         self.pending_progress: dict[str, int] = {}
@@ -301,6 +308,8 @@ class SyncEngine:
 
     def progress(self, **counts: int) -> None:
         """Count progress in memory; write it at most every half second (one UPDATE, not one per event)."""
+        if self.uncounted:
+            counts.pop("processed", None)
         for name, value in counts.items():
             self.pending_progress[name] = self.pending_progress.get(name, 0) + value
         if time.monotonic() - self.progress_written > 0.5:
@@ -317,6 +326,47 @@ class SyncEngine:
         """Add to the run's total: written with the progress (one UPDATE with the counters, not one per delta page)."""
         if count:
             self.pending_progress["expected"] = self.pending_progress.get("expected", 0) + count
+
+    def count_row(self, row: OutlookEventMapping) -> bool:
+        """Whether processing ``row`` now is new work: each event counts once in ``processedEvents``.
+
+        An incremental read counts every item it lists and every push ("all", see ``outlook_counting``).
+        Otherwise an event this run already processed (or created) is not counted again, e.g. when reading its
+        creations back finds Outlook changed them (body to HTML); one that was not in the up-front count
+        (``runs.count_work``) is added to the total first, so ``processedEvents`` never passes ``totalEvents``.
+        """
+        if self.outlook_counting == "all":
+            self.counted_rows.add(row.pk)  # for the read-back that may follow
+            return True
+        if row.pk in self.counted_rows or row.pk in self.handled or row.outlook_event_id in self.created_outlook_ids:
+            return False
+        self.counted_rows.add(row.pk)
+        if self.outlook_counting == "none" or not self.counted_up_front(row):
+            self.expect(1)
+        return True
+
+    def counted_up_front(self, row: OutlookEventMapping) -> bool:
+        """Whether a full run's up-front count (``runs.count_work``) included this mapping."""
+        if row.sync_state == MappingState.REMOVING:
+            return True  # remove_marked added it to the total
+        event = row.event
+        if event is None or event.is_deleted:
+            return True
+        start, end = self.window
+        return event.ends_at >= start and event.starts_at <= end
+
+    def uncounted_work(self) -> None:
+        """An Outlook item that needs work no count included (a stray copy of ours): add it to the total."""
+        if self.outlook_counting != "all":
+            self.expect(1)
+
+    @contextlib.contextmanager
+    def counting(self, counts: bool):
+        saved, self.uncounted = self.uncounted, self.uncounted or not counts
+        try:
+            yield
+        finally:
+            self.uncounted = saved
 
     # --- scope changes (full runs) ---
     def remove_out_of_scope(self) -> None:
@@ -340,16 +390,18 @@ class SyncEngine:
 
     def remove_marked(self) -> None:
         rows = list(OutlookEventMapping.objects.filter(integration=self.integration, sync_state=MappingState.REMOVING).select_related("event"))
-        self.expect(len(rows))
+        self.expect(sum(1 for row in rows if row.pk not in self.counted_rows))  # a full run comes here twice
         for row in rows:
-            self.handled.add(row.pk)
             with self.guard(row):
                 if row.kind == "travel" or not self.pushes:
-                    if self.pushes:
-                        self.execute(row, [plan.DeleteInOutlook(None), plan.Forget()], plan.Outlook(plan.Seen.UNREAD))
-                    else:
-                        row.delete()
-                    self.progress(processed=1)
+                    counts = self.count_row(row)
+                    self.handled.add(row.pk)
+                    with self.counting(counts):
+                        if self.pushes:
+                            self.execute(row, [plan.DeleteInOutlook(None), plan.Forget()], plan.Outlook(plan.Seen.UNREAD))
+                        else:
+                            row.delete()
+                    self.progress(processed=int(counts))
                     continue
                 self.settle(row, plan.Outlook(plan.Seen.UNREAD), planner=plan.plan_removal)
 
@@ -418,7 +470,7 @@ class SyncEngine:
                     if row is None:
                         removed_busy.append(item.id)
                     elif row.kind == "travel":
-                        self.progress(processed=1)  # travel blocks follow their event (sync_travel)
+                        self.progress(processed=int(self.outlook_counting == "all"))  # travel blocks follow their event (sync_travel)
                     else:
                         self.settle(row, plan.Outlook(plan.Seen.REMOVED))
                     continue
@@ -439,7 +491,7 @@ class SyncEngine:
                         self.travel_changed(row, item)
                     continue
                 if item.change_key == row.outlook_change_key and not self.needs_rewrite(row):
-                    self.progress(processed=int(self.outlook_counting != "none"))  # our own write coming back
+                    self.progress(processed=int(self.outlook_counting != "none" and self.count_row(row)))  # our own write coming back
                     continue
                 self.settle(row, self.outlook_side(item, row))
         self.store_busy_times(self.with_series_details(busy), removed_busy)
@@ -476,7 +528,7 @@ class SyncEngine:
     def series_found(self, row: OutlookEventMapping, occurrence: GraphEvent) -> None:
         """An occurrence of one of our events: the supplier made it a recurring series in Outlook. The planner decides (R0)."""
         if row.pk in self.handled:
-            self.progress(processed=1)
+            self.progress(processed=int(self.outlook_counting == "all"))  # the occurrence is no work of its own
             return
         self.settle(row, self.read_copy(row))
 
@@ -509,11 +561,13 @@ class SyncEngine:
             # We already have another Outlook copy of this event: this one is a stray duplicate of ours.
             if self.pushes:
                 self.delete_copies([item.id])
+            self.uncounted_work()
             self.progress(processed=1)
             return
         if event is None or event.is_deleted or kind == "travel":
             if self.pushes:
                 self.delete_copies([item.id])
+            self.uncounted_work()
             self.progress(processed=1, deleted=1)
             return
         row = self.link_copy(event, item)
@@ -595,18 +649,20 @@ class SyncEngine:
 
     def settle(self, row: OutlookEventMapping, outlook: plan.Outlook, *, planner=plan.plan) -> None:
         """Plan and execute until the actions went through; a side that moved meanwhile is read again and planned again."""
+        counts = self.count_row(row)
         self.handled.add(row.pk)
-        for _ in range(self.MAX_REPLANS):
-            if row.event_id is not None:
-                row.event = CalendarEvent.objects.filter(pk=row.event_id).first()
-            actions = planner(self.state_of(row), self.wedsync_of(row.event, row), outlook, self.settings_for(row))
-            try:
-                self.execute(row, actions, outlook)
-                return
-            except Replan as again:
-                outlook = again.outlook or outlook
-                row.refresh_from_db()
-        raise GraphError("this event kept changing while we synced it", status=409, code="kept_changing", retryable=True)
+        with self.counting(counts):
+            for _ in range(self.MAX_REPLANS):
+                if row.event_id is not None:
+                    row.event = CalendarEvent.objects.filter(pk=row.event_id).first()
+                actions = planner(self.state_of(row), self.wedsync_of(row.event, row), outlook, self.settings_for(row))
+                try:
+                    self.execute(row, actions, outlook)
+                    return
+                except Replan as again:
+                    outlook = again.outlook or outlook
+                    row.refresh_from_db()
+            raise GraphError("this event kept changing while we synced it", status=409, code="kept_changing", retryable=True)
 
     def execute(self, row: OutlookEventMapping, actions: list[plan.Action], outlook: plan.Outlook) -> None:
         """Carry out the planner's actions; a precondition that no longer holds raises :class:`Replan`."""
@@ -928,6 +984,7 @@ class SyncEngine:
             OutlookBusyTime.objects.filter(integration=self.integration, outlook_event_id__in=created_ids).delete()
             self.journal.flush()  # one INSERT per batch of creates
         self.created += len(rows)
+        self.created_outlook_ids.update(created_ids)
         self.progress(processed=len(chunk), created=len(rows), errors=errors)
 
     def travel_changed(self, row: OutlookEventMapping, item: GraphEvent) -> None:

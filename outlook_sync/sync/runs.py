@@ -27,6 +27,7 @@ import uuid
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ..models import (
@@ -220,10 +221,13 @@ def add_progress(run: OutlookSyncHistory, *, processed=0, created=0, updated=0, 
     """Add to the run's counters in the database (readable by the API while the run goes on).
 
     ``expected``: work found on the way (e.g. the changes a delta read lists), added to ``total_events``.
+    The engine counts each event once (``SyncEngine.count_row``) and adds work it meets beyond the up-front
+    count to the total first; should it still process more than counted, the total grows with it (a run never
+    shows more processed than it has to process).
     """
     OutlookSyncHistory.objects.filter(pk=run.pk).update(
-        total_events=F("total_events") + expected,
         events_processed=F("events_processed") + processed,
+        total_events=Greatest(F("total_events") + expected, F("events_processed") + processed),
         events_created=F("events_created") + created,
         events_updated=F("events_updated") + updated,
         events_deleted=F("events_deleted") + deleted,

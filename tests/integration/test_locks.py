@@ -104,6 +104,38 @@ def test_mailbox_slots_cap_concurrency_and_time_out():
         pass
 
 
+def test_a_mailbox_slot_is_kept_for_longer_than_twice_its_lease(monkeypatch):
+    """Slots have a short lease (a killed worker's are given back soon) renewed while their holder lives."""
+    monkeypatch.setattr(locks, "SLOT_LEASE_SECONDS", LEASE)
+    mailbox = f"{uuid.uuid4().hex}@contoso-weddings.example"
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with locks.mailbox_slot(mailbox, limit=1):
+                held.set()
+                release.wait(60)
+        finally:
+            done.set()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(10)
+    started = time.monotonic()
+    attempts = 0
+    try:
+        while time.monotonic() - started < 3 * LEASE:
+            with pytest.raises(locks.LockTimeout):
+                with locks.mailbox_slot(mailbox, limit=1, wait=0.25):
+                    pytest.fail("got the slot its live holder still has")
+            attempts += 1
+    finally:
+        release.set()
+        assert done.wait(10)
+    assert attempts >= 3
+    with locks.mailbox_slot(mailbox, limit=1, wait=5):  # given back on exit
+        pass
+
+
 def test_keys_carry_the_runs_prefix(settings):
     """Two test runs (or deployments) on one Redis never share a lock: every key is under REDIS_KEY_PREFIX."""
     assert settings.REDIS_KEY_PREFIX, "scripts/test.sh sets a per-run REDIS_KEY_PREFIX"
