@@ -333,10 +333,12 @@ def test_second_sync_request_while_one_runs_is_queued_not_run_twice(api_client, 
     third = api_client.post(f"{BASE}/sync", {"syncType": "full_sync"}).json()
 
     assert first["status"] == "started"
-    # A run waits (queued) until a worker takes it, and a waiting run absorbs further requests: the second
-    # request joined the first if no worker had taken it yet, else it waits behind it; the third joins the second.
+    # A run waits (queued) until a worker takes it, and a waiting run absorbs further requests. The second
+    # request joined the first if no worker had taken it yet, else it waits behind it; the third joins
+    # whichever run is waiting then. Either way three requests make at most two runs, one of them waiting.
     assert second["syncId"] == first["syncId"] or second["status"] == "queued"
-    assert third["syncId"] == second["syncId"]
+    assert third["syncId"] == second["syncId"] or (second["syncId"] == first["syncId"] and third["status"] == "queued")
+    assert len({first["syncId"], second["syncId"], third["syncId"]}) <= 2
     wait_for_idle(api_client)
 
 
