@@ -92,6 +92,10 @@ class BatchRequest:
 TokenProvider = Callable[[bool], str]
 
 
+#: Token refreshes one request may ask for after a 401 (see ``GraphClient.request``).
+MAX_TOKEN_REFRESHES = 2
+
+
 class GraphClient:
     """Graph as seen by one mailbox, with tokens from ``token_provider``."""
 
@@ -147,9 +151,11 @@ class GraphClient:
         if retry_safe is None:
             retry_safe = method != "POST" or bool(isinstance(json, dict) and json.get("transactionId"))
         force_refresh = False
+        refreshes = 0
         waited = 0.0
         for attempt in range(1, self.policy.max_attempts + 1):
             token = self.token_provider(force_refresh)
+            force_refresh = False
             request_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
             try:
                 response = self._send(method, url, params=params, json=json, headers=request_headers, weight=_weight(path, json))
@@ -161,7 +167,10 @@ class GraphClient:
                 if response.status_code < 400:
                     return GraphResponse(response.status_code, response.headers, _json_or_none(response))
                 error = GraphError.from_response(response)
-                if isinstance(error, UnauthorizedError) and not force_refresh:
+                if isinstance(error, UnauthorizedError) and refreshes < MAX_TOKEN_REFRESHES:
+                    # Twice at most: the first may hand back a token another worker refreshed meanwhile, which
+                    # Graph can have refused too; the second then refreshes for certain (tokens.current_token).
+                    refreshes += 1
                     force_refresh = True
                     continue
                 if response.status_code not in _RETRY_STATUSES:

@@ -173,7 +173,7 @@ def test_access_token_expiry_mid_run(world):
     stats = graph.stats()
     assert stats["status_counts"].get("401", 0) >= 1, stats
     assert stats["token_requests"]["refresh_token"] >= 2, stats
-    assert first["syncStatus"] == "completed" and not first.get("errors"), first
+    assert first["syncStatus"] == "completed" and not first.get("errors"), (first["syncStatus"], first.get("errors"))
     assert job["status"] == "completed", job
 
 

@@ -313,7 +313,8 @@ def test_15_recurring_outlook_meetings_are_read_through_their_master(api_client,
     free_slot = _create_event(api_client, title="Over the free planning call", startsAt=_at(10 + 0, 9).isoformat(), endsAt=_at(10, 10).isoformat())
     assert free_slot.get("warnings", []) == ["You have “Studio day” in Outlook at that time."]  # an all-day block, named from its master
     planning = _create_event(api_client, title="Over the planning call", startsAt=start.isoformat(), endsAt=_at(3, 15).isoformat())
-    assert planning.get("warnings", []) == []  # free in Outlook: no false double-booking warning
+    # Free in Outlook: no false double-booking warning from Outlook (the supplier's own tasting at that hour is a real one).
+    assert [w for w in planning.get("warnings", []) if "in Outlook" in w] == []
 
 
 def test_15_a_wedsync_event_turned_into_a_series_in_outlook_is_a_conflict(api_client, graph, synced):

@@ -434,7 +434,7 @@ def test_sync_now_progress_conflict_inbox_event_list_and_double_booking(client_f
     ours = OutlookEventMapping.objects.filter(integration=integration).count()
     assert ours == 2
     confirm = _text(client.get("/calendar/outlook/disconnect/", **HTMX))
-    assert f"This removes the {ours} events WedSync added to your Outlook calendar. Your own Outlook events stay." in confirm
+    assert f"Removing takes the {ours} events WedSync added out of your Outlook calendar. Your own Outlook events stay." in confirm
     gone = client.post("/calendar/outlook/disconnect/", follow=True)
     assert f"We removed {ours} events WedSync had added to your Outlook calendar" in _text(gone)
     assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
@@ -533,4 +533,4 @@ def test_synced_events_list_filters_by_type_status_and_dates_and_pages(client_fo
     assert "24 events" in paged and "status=synced&amp;page=2" in paged  # paging keeps the filters
 
     confirm = _text(client.get("/calendar/outlook/disconnect/"))  # without htmx: a page of its own
-    assert "<title>Disconnect Outlook · WedSync</title>" in confirm and "This removes the 25 events WedSync added" in confirm
+    assert "<title>Disconnect Outlook · WedSync</title>" in confirm and "Removing takes the 25 events WedSync added" in confirm

@@ -255,7 +255,7 @@ def test_disconnect_endpoint_of_another_supplier_does_not_exist(attacker, victim
     b_integration = OutlookCalendarIntegration.objects.get(user=other_supplier).pk
     for path in (f"{BASE}/integration/{b_integration}", f"{BASE}/integration?id={b_integration}"):
         response = attacker.delete(path)
-        assert response.status_code in (404, 200), path
+        assert response.status_code in (404, 400, 200), path  # no such endpoint, or the unknown "id" refused: never B's
     assert OutlookCalendarIntegration.objects.filter(pk=b_integration).exists()
     settle(graph)
     wait_for_idle(victim["client"])
