@@ -8,18 +8,17 @@ goes to ``test-artifacts/e2e/``.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, MAILBOX, wait_for
 from tests.e2e.browser_setup import ensure_chromium
+from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
@@ -35,16 +34,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "correct horse 9"  # the conftest supplier's
 TIMEOUT_MS = 30_000
 PREFIX = "WedSync: "
-
-
-def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (timezone.now() + dt.timedelta(days=days)).date()
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
-def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
-    fmt = "%Y-%m-%dT%H:%M:%S.0000000"
-    return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"}, "end": {"dateTime": end.strftime(fmt), "timeZone": "UTC"}}
 
 
 @pytest.fixture(scope="session")
@@ -133,11 +122,11 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
 
     consultation = event_actions.create_event(
         supplier, event_type="client_meeting", title="Consultation with Priya & Sam", location="The Old Barn",
-        starts_at=_at(3, 14), ends_at=_at(3, 15), time_zone="Europe/London",
+        starts_at=at(3, 14), ends_at=at(3, 15), time_zone="Europe/London",
     )
-    event_actions.create_event(supplier, event_type="wedding_ceremony", title="Ceremony: Priya & Sam", starts_at=_at(5, 15), ends_at=_at(5, 16), time_zone="Europe/London")
+    event_actions.create_event(supplier, event_type="wedding_ceremony", title="Ceremony: Priya & Sam", starts_at=at(5, 15), ends_at=at(5, 16), time_zone="Europe/London")
     business = outlook.create_calendar(MAILBOX, "Business bookings")
-    outlook.create_event(MAILBOX, {"subject": "Dentist", **_graph_when(_at(4, 9), _at(4, 10)), "showAs": "busy"}, calendar_id=business["id"])
+    outlook.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(4, 9), at(4, 10)), "showAs": "busy"}, calendar_id=business["id"])
     steps = Steps(page, live_server.url)
 
     # 1. Sign in: not connected yet.
@@ -229,19 +218,19 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
     page.get_by_label("Type").select_option(label="Vendor meeting")
     page.get_by_label("Title").fill("Florist tasting")
     page.get_by_label("Time zone").select_option("UTC")
-    page.get_by_label("Starts").fill(_at(4, 9, 30).strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Ends").fill(_at(4, 10, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Starts").fill(at(4, 9, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Ends").fill(at(4, 10, 30).strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Ends").blur()
     expect(page.locator("#busy-check")).to_contain_text("You have “Dentist” in Outlook at that time.")
     steps.shot("double-booking-check")
     # Over the supplier's own ceremony: WedSync's own bookings count too, named.
-    page.get_by_label("Starts").fill(_at(5, 15, 30).strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Ends").fill(_at(5, 16, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Starts").fill(at(5, 15, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Ends").fill(at(5, 16, 30).strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Ends").blur()
     expect(page.locator("#busy-check")).to_contain_text("You already have “Ceremony: Priya & Sam” in WedSync at that time.")
     steps.shot("double-booking-own-ceremony")
-    page.get_by_label("Starts").fill(_at(4, 9, 30).strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Ends").fill(_at(4, 10, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Starts").fill(at(4, 9, 30).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Ends").fill(at(4, 10, 30).strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Ends").blur()
     expect(page.locator("#busy-check")).not_to_contain_text("Ceremony")
     page.get_by_role("button", name="Save event").click()

@@ -1,11 +1,29 @@
 """Steps shared by the Outlook integration tests, all through public surfaces (HTTP API, emulator)."""
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
+
+from django.utils import timezone
 
 from tests.conftest import MAILBOX, wait_for
 
 BASE = "/api/calendar/outlook"
+
+#: Graph's dateTime format (seven fractional digits, no offset; the zone goes in ``timeZone``).
+GRAPH_DATETIME = "%Y-%m-%dT%H:%M:%S.0000000"
+
+
+def at(days: int, hour: int, minute: int = 0) -> dt.datetime:
+    """``days`` from today at ``hour:minute`` UTC (an instant; a test's events are placed relative to now)."""
+    day = (timezone.now() + dt.timedelta(days=days)).date()
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
+
+
+def graph_when(start: dt.datetime, end: dt.datetime) -> dict:
+    """``start``/``end`` as a Graph event body gives them (UTC)."""
+    return {"start": {"dateTime": start.strftime(GRAPH_DATETIME), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime(GRAPH_DATETIME), "timeZone": "UTC"}}
 
 
 def consent(api_client, graph, *, email: str = MAILBOX, accept: bool = True) -> dict:

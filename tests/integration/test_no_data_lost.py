@@ -11,30 +11,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from tests.conftest import MAILBOX, wait_for
-from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
+from tests.integration.outlook_helpers import BASE, at, connect, graph_when, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 LONDON = "Europe/London"
 
 
-def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (timezone.now() + dt.timedelta(days=days)).date()
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
-def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
-    fmt = "%Y-%m-%dT%H:%M:%S.0000000"
-    return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"}, "end": {"dateTime": end.strftime(fmt), "timeZone": "UTC"}}
-
-
 def _create_event(api_client, **overrides) -> dict:
     body = {
         "eventType": "vendor_meeting", "title": "Tasting with Rosa's Kitchen", "location": "The Old Barn",
-        "startsAt": _at(3, 14).isoformat(), "endsAt": _at(3, 15).isoformat(), "timeZone": LONDON, "attendees": [],
+        "startsAt": at(3, 14).isoformat(), "endsAt": at(3, 15).isoformat(), "timeZone": LONDON, "attendees": [],
     } | overrides
     response = api_client.post("/api/events/", body)
     assert response.status_code == 201, response.content
@@ -93,14 +82,14 @@ def synced(api_client, graph):
 def test_01_moving_an_event_past_the_window_in_outlook_deletes_nothing(api_client, graph, synced, sync_type):
     event, outlook_id = synced["event"], synced["outlook_id"]
     run_sync(api_client)  # the delta link now postdates the create
-    graph.update_event(MAILBOX, outlook_id, _graph_when(_at(400, 14), _at(400, 15)))
+    graph.update_event(MAILBOX, outlook_id, graph_when(at(400, 14), at(400, 15)))
 
     job = run_sync(api_client, sync_type=sync_type)
 
     assert job["status"] == "completed"
     current = _event(api_client, event["id"])
     assert current["isDeleted"] is False
-    assert dt.datetime.fromisoformat(current["startsAt"]) == _at(400, 14)  # the move itself is an edit, and it is kept
+    assert dt.datetime.fromisoformat(current["startsAt"]) == at(400, 14)  # the move itself is an edit, and it is kept
     assert _outlook(graph, outlook_id) is not None
     assert _mapped(api_client, event["id"]) is not None
 
@@ -108,9 +97,9 @@ def test_01_moving_an_event_past_the_window_in_outlook_deletes_nothing(api_clien
 def test_01_moving_an_event_past_the_window_in_wedsync_deletes_nothing(api_client, graph, synced):
     event, outlook_id = synced["event"], synced["outlook_id"]
     run_sync(api_client)
-    _edit(api_client, event["id"], startsAt=_at(400, 14).isoformat(), endsAt=_at(400, 15).isoformat())
+    _edit(api_client, event["id"], startsAt=at(400, 14).isoformat(), endsAt=at(400, 15).isoformat())
     _pushed(api_client)
-    wait_for(lambda: (_outlook(graph, outlook_id) or {}).get("start", {}).get("dateTime", "").startswith(_at(400, 14).strftime("%Y-%m-%dT%H")), message="move pushed")
+    wait_for(lambda: (_outlook(graph, outlook_id) or {}).get("start", {}).get("dateTime", "").startswith(at(400, 14).strftime("%Y-%m-%dT%H")), message="move pushed")
 
     run_sync(api_client)
     run_sync(api_client, sync_type="full_sync")
@@ -298,21 +287,21 @@ def test_12_a_lost_mapping_is_found_by_its_tag_not_created_again(api_client, gra
 
 def test_15_recurring_outlook_meetings_are_read_through_their_master(api_client, graph, synced):
     """Occurrences in delta carry only id, type, seriesMasterId, start and end: showAs, all-day and subject come from the master."""
-    start = _at(3, 14)
+    start = at(3, 14)
     weekly = {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]}
     rng = {"type": "numbered", "startDate": start.date().isoformat(), "numberOfOccurrences": 3}
-    graph.create_event(MAILBOX, {"subject": "Planning call", **_graph_when(start, _at(3, 15)), "showAs": "free",
+    graph.create_event(MAILBOX, {"subject": "Planning call", **graph_when(start, at(3, 15)), "showAs": "free",
                                  "recurrence": {"pattern": weekly, "range": rng}})
     graph.create_event(MAILBOX, {"subject": "Studio day", "isAllDay": True, "showAs": "busy",
-                                 "start": {"dateTime": f"{_at(10, 0).date().isoformat()}T00:00:00.0000000", "timeZone": "UTC"},
-                                 "end": {"dateTime": f"{_at(11, 0).date().isoformat()}T00:00:00.0000000", "timeZone": "UTC"},
+                                 "start": {"dateTime": f"{at(10, 0).date().isoformat()}T00:00:00.0000000", "timeZone": "UTC"},
+                                 "end": {"dateTime": f"{at(11, 0).date().isoformat()}T00:00:00.0000000", "timeZone": "UTC"},
                                  "recurrence": {"pattern": {"type": "daily", "interval": 7},
-                                                "range": {"type": "numbered", "startDate": _at(10, 0).date().isoformat(), "numberOfOccurrences": 2}}})
+                                                "range": {"type": "numbered", "startDate": at(10, 0).date().isoformat(), "numberOfOccurrences": 2}}})
     run_sync(api_client)
 
-    free_slot = _create_event(api_client, title="Over the free planning call", startsAt=_at(10 + 0, 9).isoformat(), endsAt=_at(10, 10).isoformat())
+    free_slot = _create_event(api_client, title="Over the free planning call", startsAt=at(10 + 0, 9).isoformat(), endsAt=at(10, 10).isoformat())
     assert free_slot.get("warnings", []) == ["You have “Studio day” in Outlook at that time."]  # an all-day block, named from its master
-    planning = _create_event(api_client, title="Over the planning call", startsAt=start.isoformat(), endsAt=_at(3, 15).isoformat())
+    planning = _create_event(api_client, title="Over the planning call", startsAt=start.isoformat(), endsAt=at(3, 15).isoformat())
     # Free in Outlook: no false double-booking warning from Outlook (the supplier's own tasting at that hour is a real one).
     assert [w for w in planning.get("warnings", []) if "in Outlook" in w] == []
 
@@ -320,7 +309,7 @@ def test_15_recurring_outlook_meetings_are_read_through_their_master(api_client,
 def test_15_a_wedsync_event_turned_into_a_series_in_outlook_is_a_conflict(api_client, graph, synced):
     event, outlook_id = synced["event"], synced["outlook_id"]
     run_sync(api_client)
-    start = _at(3, 14)
+    start = at(3, 14)
     graph.update_event(MAILBOX, outlook_id, {"recurrence": {
         "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
         "range": {"type": "numbered", "startDate": start.date().isoformat(), "numberOfOccurrences": 4}}})

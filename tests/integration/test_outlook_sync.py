@@ -14,22 +14,17 @@ from django.utils import timezone
 from outlook_sync.models import OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from outlook_sync.sync import mapping
 from tests.conftest import MAILBOX, settle, wait_for
-from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
+from tests.integration.outlook_helpers import BASE, at, connect, graph_when, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 LONDON = "Europe/London"
 
 
-def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (timezone.now() + dt.timedelta(days=days)).date()
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
 def _create_event(api_client, **overrides) -> dict:
     body = {
         "eventType": "client_meeting", "title": "Consultation with Priya & Sam", "location": "The Old Barn",
-        "startsAt": _at(3, 14).isoformat(), "endsAt": _at(3, 15).isoformat(), "timeZone": LONDON,
+        "startsAt": at(3, 14).isoformat(), "endsAt": at(3, 15).isoformat(), "timeZone": LONDON,
         "attendees": [{"name": "Priya", "email": "priya@example.com"}],
     } | overrides
     response = api_client.post("/api/events/", body)
@@ -50,11 +45,6 @@ def _mapped(api_client, event_id: str) -> dict:
     return next(e for e in api_client.get(f"{BASE}/events").json()["events"] if e["wedSyncEventId"] == event_id)
 
 
-def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
-    fmt = "%Y-%m-%dT%H:%M:%S.0000000"
-    return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"}, "end": {"dateTime": end.strftime(fmt), "timeZone": "UTC"}}
-
-
 @pytest.fixture(autouse=True)
 def _settle(api_client, graph):  # after ``graph``: torn down while the settings still point at the emulator
     """Let the worker finish this test's pushes before the next test empties the database."""
@@ -69,10 +59,10 @@ def synced(api_client, graph, supplier):
     """A supplier with three WedSync events and one private Outlook event, connected and fully synced."""
     events = [
         _create_event(api_client),
-        _create_event(api_client, eventType="wedding_ceremony", title="Ceremony: Priya & Sam", startsAt=_at(5, 15).isoformat(), endsAt=_at(5, 16).isoformat(), attendees=[]),
-        _create_event(api_client, eventType="deadline", title="Final numbers to caterer", startsAt=_at(4, 0).isoformat(), endsAt=_at(5, 0).isoformat(), isAllDay=True, attendees=[]),
+        _create_event(api_client, eventType="wedding_ceremony", title="Ceremony: Priya & Sam", startsAt=at(5, 15).isoformat(), endsAt=at(5, 16).isoformat(), attendees=[]),
+        _create_event(api_client, eventType="deadline", title="Final numbers to caterer", startsAt=at(4, 0).isoformat(), endsAt=at(5, 0).isoformat(), isAllDay=True, attendees=[]),
     ]
-    dentist = graph.create_event(MAILBOX, {"subject": "Dentist", **_graph_when(_at(3, 14, 30), _at(3, 15, 30)), "showAs": "busy"})
+    dentist = graph.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(3, 14, 30), at(3, 15, 30)), "showAs": "busy"})
     connect(api_client, graph)
     wait_for_idle(api_client)
     return {"events": events, "dentist": dentist}
@@ -95,7 +85,7 @@ def test_initial_full_sync_both_ways(api_client, graph, synced):
     assert full["syncStatus"] == "completed" and full["eventsCreated"] == 3 and full["reason"] == "connect"
     # The Dentist appointment is busy time, shown as a warning when a WedSync event overlaps it.
     assert OutlookBusyTime.objects.filter(subject="Dentist").count() == 1
-    clash = _create_event(api_client, title="Venue walk-through", eventType="venue_visit", startsAt=_at(3, 15).isoformat(), endsAt=_at(3, 16).isoformat())
+    clash = _create_event(api_client, title="Venue walk-through", eventType="venue_visit", startsAt=at(3, 15).isoformat(), endsAt=at(3, 16).isoformat())
     assert clash["warnings"] == ["You have “Dentist” in Outlook at that time."]
 
 
@@ -103,10 +93,10 @@ def test_wedsync_edit_move_and_delete_reach_outlook_without_a_manual_sync(api_cl
     consultation = synced["events"][0]
     outlook_id = _outlook_event_of(api_client, consultation["id"])
 
-    api_client.patch(f"/api/events/{consultation['id']}/", {"title": "Consultation: menu tasting", "startsAt": _at(3, 16).isoformat(), "endsAt": _at(3, 17).isoformat()})
+    api_client.patch(f"/api/events/{consultation['id']}/", {"title": "Consultation: menu tasting", "startsAt": at(3, 16).isoformat(), "endsAt": at(3, 17).isoformat()})
     moved = wait_for(lambda: next((e for e in graph.events(MAILBOX) if e["id"] == outlook_id and "menu tasting" in e["subject"]), None), message="push to Outlook")
     assert moved["subject"] == "WedSync: Consultation: menu tasting"
-    assert moved["start"]["dateTime"].startswith(_at(3, 16).strftime("%Y-%m-%dT%H:%M"))
+    assert moved["start"]["dateTime"].startswith(at(3, 16).strftime("%Y-%m-%dT%H:%M"))
 
     api_client.delete(f"/api/events/{consultation['id']}/")
     wait_for(lambda: all(e["id"] != outlook_id for e in graph.events(MAILBOX)), message="delete in Outlook")
@@ -117,11 +107,11 @@ def test_outlook_move_and_delete_reach_wedsync(api_client, graph, synced):
     ceremony = synced["events"][1]
     outlook_id = _outlook_event_of(api_client, ceremony["id"])
 
-    graph.update_event(MAILBOX, outlook_id, _graph_when(_at(5, 16), _at(5, 17)))
+    graph.update_event(MAILBOX, outlook_id, graph_when(at(5, 16), at(5, 17)))
     job = run_sync(api_client)
     assert job["status"] == "completed" and job["progress"]["updatedEvents"] == 1
     event = api_client.get(f"/api/events/{ceremony['id']}/").json()
-    assert dt.datetime.fromisoformat(event["startsAt"]) == _at(5, 16)
+    assert dt.datetime.fromisoformat(event["startsAt"]) == at(5, 16)
     assert event["title"] == "Ceremony: Priya & Sam"  # prefix stripped on the way back
 
     graph.delete_event(MAILBOX, outlook_id)
@@ -386,7 +376,7 @@ def test_force_sync_makes_one_side_win_for_one_event(api_client, graph, synced, 
 
 def test_sync_of_specific_events_only_touches_them(api_client, graph, synced):
     other = synced["events"][1]
-    new = _create_event(api_client, title="Tasting at Petal & Stem", startsAt=_at(6, 11).isoformat(), endsAt=_at(6, 12).isoformat())
+    new = _create_event(api_client, title="Tasting at Petal & Stem", startsAt=at(6, 11).isoformat(), endsAt=at(6, 12).isoformat())
     wait_for_idle(api_client)
     started = api_client.post(f"{BASE}/sync", {"specificEvents": [new["id"], other["id"]]})
     # Both are in Outlook already and unchanged since: nothing to send (eventsToProcess counts the run's real work).

@@ -16,21 +16,12 @@ from django.utils import timezone
 
 from outlook_sync.models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
+from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SETTINGS_URL = "/calendar/outlook/"
-
-
-def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (timezone.now() + dt.timedelta(days=days)).date()
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
-def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
-    fmt = "%Y-%m-%dT%H:%M:%S.0000000"
-    return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"}, "end": {"dateTime": end.strftime(fmt), "timeZone": "UTC"}}
 
 
 def _text(response) -> str:
@@ -138,7 +129,7 @@ def test_connected_page_shows_account_settings_and_actions(client_for, graph):
 def test_needs_reconnect_banner_and_throttled_notice(client_for, graph, supplier):
     client = client_for()
     integration = _connect(client, graph)
-    event_actions.create_event(supplier, event_type="task_due", title="Send timeline", starts_at=_at(2, 9), ends_at=_at(2, 9), time_zone="Asia/Tokyo")
+    event_actions.create_event(supplier, event_type="task_due", title="Send timeline", starts_at=at(2, 9), ends_at=at(2, 9), time_zone="Asia/Tokyo")
     retry_at = timezone.now() + dt.timedelta(minutes=3)
     OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(needs_reauthorization=True, throttled_until=retry_at)
 
@@ -256,7 +247,7 @@ def test_action_errors_land_on_their_field(client_for, graph):
 def test_another_supplier_cannot_see_or_act_on_this_suppliers_outlook(client_for, graph, supplier, other_supplier):
     mine = client_for()
     integration = _connect(mine, graph)
-    event = event_actions.create_event(supplier, event_type="client_meeting", title="Consultation", starts_at=_at(2, 10), ends_at=_at(2, 11), time_zone="Europe/London")
+    event = event_actions.create_event(supplier, event_type="client_meeting", title="Consultation", starts_at=at(2, 10), ends_at=at(2, 11), time_zone="Europe/London")
     OutlookEventMapping.objects.create(
         integration=integration, wedsync_event_type="client_meeting", wedsync_event_id=str(event.pk), outlook_event_id="AAMk-1",
         outlook_calendar_id=integration.calendar_id, event=event, sync_state=MappingState.CONFLICT,
@@ -297,7 +288,7 @@ def test_another_supplier_cannot_see_or_act_on_this_suppliers_outlook(client_for
 def test_posts_without_the_csrf_token_are_refused(client_for, graph, supplier):
     plain = client_for()
     integration = _connect(plain, graph)
-    event = event_actions.create_event(supplier, event_type="client_meeting", title="Consultation", starts_at=_at(2, 10), ends_at=_at(2, 11))
+    event = event_actions.create_event(supplier, event_type="client_meeting", title="Consultation", starts_at=at(2, 10), ends_at=at(2, 11))
     strict = client_for(enforce_csrf_checks=True)
 
     for url, data in (
@@ -366,9 +357,9 @@ def test_event_form_creates_and_edits_through_the_events_actions(client_for, sup
 def test_sync_now_progress_conflict_inbox_event_list_and_double_booking(client_for, graph, supplier):
     consultation = event_actions.create_event(
         supplier, event_type="client_meeting", title="Consultation with Priya & Sam", location="The Old Barn",
-        starts_at=_at(3, 14), ends_at=_at(3, 15), time_zone="Europe/London",
+        starts_at=at(3, 14), ends_at=at(3, 15), time_zone="Europe/London",
     )
-    graph.create_event(MAILBOX, {"subject": "Dentist", **_graph_when(_at(4, 9), _at(4, 10)), "showAs": "busy"})
+    graph.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(4, 9), at(4, 10)), "showAs": "busy"})
     client = client_for()
     integration = _connect(client, graph)
     _wait_idle(integration)
@@ -417,10 +408,10 @@ def test_sync_now_progress_conflict_inbox_event_list_and_double_booking(client_f
     _wait_idle(integration)
 
     # The double-booking check (htmx, before saving) and the warning after saving.
-    local = (_at(4, 9) + dt.timedelta(minutes=30)).astimezone(dt.timezone.utc)
+    local = (at(4, 9) + dt.timedelta(minutes=30)).astimezone(dt.timezone.utc)
     check = _text(client.get("/calendar/events/check/", {"starts_at": local.strftime("%Y-%m-%dT%H:%M"), "ends_at": (local + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "time_zone": "UTC"}, **HTMX))
     assert "Possible double booking" in check and "You have “Dentist” in Outlook at that time." in check
-    clear = _text(client.get("/calendar/events/check/", {"starts_at": _at(4, 12).strftime("%Y-%m-%dT%H:%M"), "ends_at": _at(4, 13).strftime("%Y-%m-%dT%H:%M"), "time_zone": "UTC"}, **HTMX))
+    clear = _text(client.get("/calendar/events/check/", {"starts_at": at(4, 12).strftime("%Y-%m-%dT%H:%M"), "ends_at": at(4, 13).strftime("%Y-%m-%dT%H:%M"), "time_zone": "UTC"}, **HTMX))
     assert "double booking" not in clear
     saved = client.post("/calendar/events/new/", {
         "event_type": "vendor_meeting", "title": "Florist tasting", "starts_at": local.strftime("%Y-%m-%dT%H:%M"),

@@ -14,27 +14,17 @@ from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookSyncChange, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
-from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
+from tests.integration.outlook_helpers import BASE, at, connect, graph_when, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 LONDON = "Europe/London"
 
 
-def _at(days: int, hour: int, minute: int = 0) -> dt.datetime:
-    day = (timezone.now() + dt.timedelta(days=days)).date()
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.timezone.utc)
-
-
-def _graph_when(start: dt.datetime, end: dt.datetime) -> dict:
-    fmt = "%Y-%m-%dT%H:%M:%S.0000000"
-    return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"}, "end": {"dateTime": end.strftime(fmt), "timeZone": "UTC"}}
-
-
 def _create_event(api_client, **overrides) -> dict:
     body = {
         "eventType": "wedding_ceremony", "title": "Ceremony: Priya & Sam", "location": "The Old Barn",
-        "startsAt": _at(5, 15).isoformat(), "endsAt": _at(5, 16).isoformat(), "timeZone": LONDON, "attendees": [],
+        "startsAt": at(5, 15).isoformat(), "endsAt": at(5, 16).isoformat(), "timeZone": LONDON, "attendees": [],
     } | overrides
     response = api_client.post("/api/events/", body)
     assert response.status_code == 201, response.content
@@ -89,7 +79,7 @@ def ceremony(api_client, graph, supplier):
 
 def _move_in_outlook(api_client, graph, event_id: str, start: dt.datetime) -> dict:
     """The assistant drags the event in Outlook; the next sync takes it into WedSync. Returns that sync's job."""
-    graph.update_event(MAILBOX, _outlook_id(api_client, event_id), _graph_when(start, start + dt.timedelta(hours=1)))
+    graph.update_event(MAILBOX, _outlook_id(api_client, event_id), graph_when(start, start + dt.timedelta(hours=1)))
     job = run_sync(api_client)
     assert _ws_start(api_client, event_id) == start
     return job
@@ -102,7 +92,7 @@ def _ws_start(api_client, event_id: str) -> dt.datetime:
 def test_undo_of_an_outlook_move_puts_both_sides_back_and_can_itself_be_undone(api_client, graph, ceremony):
     event_id = ceremony["id"]
     outlook_id = _outlook_id(api_client, event_id)
-    original, moved = _at(5, 15), _at(6, 9)
+    original, moved = at(5, 15), at(6, 9)
     job = _move_in_outlook(api_client, graph, event_id, moved)
     assert _ws_start(api_client, event_id) == moved
 
@@ -154,7 +144,7 @@ def test_undo_of_a_wedsync_delete_caused_by_an_outlook_delete_revives_and_recrea
     assert revived.json()["isDeleted"] is False and revived.json()["title"] == "Ceremony: Priya & Sam"
     copies = _ours(graph)
     assert [c["subject"] for c in copies] == ["WedSync: Ceremony: Priya & Sam"]  # one copy
-    assert copies[0]["start"]["dateTime"][:16] == _at(5, 15).strftime("%Y-%m-%dT%H:%M") and copies[0]["location"]["displayName"] == "The Old Barn"
+    assert copies[0]["start"]["dateTime"][:16] == at(5, 15).strftime("%Y-%m-%dT%H:%M") and copies[0]["location"]["displayName"] == "The Old Barn"
     mapped = [e for e in _mapped(api_client) if e["wedSyncEventId"] == event_id]
     assert len(mapped) == 1 and mapped[0]["outlookEventId"] == copies[0]["id"] and mapped[0]["syncStatus"] == "synced"
     # A later sync leaves it alone (no second copy, no delete).
@@ -163,7 +153,7 @@ def test_undo_of_a_wedsync_delete_caused_by_an_outlook_delete_revives_and_recrea
 
 
 def test_undo_of_a_settings_change_run_puts_all_20_events_back_in_one_run(api_client, graph, supplier):
-    events = [_create_event(api_client, title=f"Ceremony {n:02d}", startsAt=_at(3 + n, 10).isoformat(), endsAt=_at(3 + n, 11).isoformat()) for n in range(20)]
+    events = [_create_event(api_client, title=f"Ceremony {n:02d}", startsAt=at(3 + n, 10).isoformat(), endsAt=at(3 + n, 11).isoformat()) for n in range(20)]
     connect(api_client, graph)
     wait_for_idle(api_client)
     assert len(_ours(graph)) == 20
@@ -190,8 +180,8 @@ def test_undo_of_a_settings_change_run_puts_all_20_events_back_in_one_run(api_cl
 def test_undo_refuses_a_field_edited_since_and_overwrites_nothing(api_client, graph, ceremony):
     event_id = ceremony["id"]
     outlook_id = _outlook_id(api_client, event_id)
-    job = _move_in_outlook(api_client, graph, event_id, _at(6, 9))
-    later = _at(7, 11)
+    job = _move_in_outlook(api_client, graph, event_id, at(6, 9))
+    later = at(7, 11)
     assert api_client.patch(f"/api/events/{event_id}/", {"startsAt": later.isoformat(), "endsAt": (later + dt.timedelta(hours=1)).isoformat()}).status_code == 200
     wait_for(lambda: _starts(graph, outlook_id) == later.strftime("%Y-%m-%dT%H:%M"), message="the newer edit reaching Outlook")
     wait_for_idle(api_client)
@@ -209,7 +199,7 @@ def test_undo_refuses_a_field_edited_since_and_overwrites_nothing(api_client, gr
 
 def test_undo_while_a_run_is_in_progress_queues_behind_it(api_client, graph, ceremony):
     event_id = ceremony["id"]
-    job = _move_in_outlook(api_client, graph, event_id, _at(6, 9))
+    job = _move_in_outlook(api_client, graph, event_id, at(6, 9))
     # Outlook holds the next run's reads for a while: it is in progress when the undo is asked for.
     graph.inject_fault("GET", r"/delta", latency_ms=3000, count=1)
     started = api_client.post(f"{BASE}/sync", {"syncType": "incremental"})
@@ -220,11 +210,11 @@ def test_undo_while_a_run_is_in_progress_queues_behind_it(api_client, graph, cer
     first = OutlookSyncHistory.objects.get(pk=started.json()["syncId"])
     undo_run = OutlookSyncHistory.objects.get(pk=answer.json()["syncId"])
     assert undo_run.began_at >= first.completed_at
-    assert _ws_start(api_client, event_id) == _at(5, 15)
+    assert _ws_start(api_client, event_id) == at(5, 15)
 
 
 def test_unknown_and_other_suppliers_ids_are_404_and_bad_input_400(api_client, graph, ceremony, other_supplier):
-    job = _move_in_outlook(api_client, graph, ceremony["id"], _at(6, 9))
+    job = _move_in_outlook(api_client, graph, ceremony["id"], at(6, 9))
     mine = _changes(api_client, job["syncId"])[0]
     # Another supplier's integration, run and change (set up directly: their own connection is not under test here).
     theirs = OutlookCalendarIntegration(user=other_supplier, tenant_id="t", microsoft_user_id="other", token_expires_at=timezone.now(), calendar_id="c")
@@ -252,7 +242,7 @@ def test_unknown_and_other_suppliers_ids_are_404_and_bad_input_400(api_client, g
 
 def test_undo_of_settings_changes_that_switched_a_type_on_and_off_takes_the_copies_out_and_back(api_client, graph, supplier):
     _create_event(api_client, title="Ceremony")
-    deadline = _create_event(api_client, eventType="deadline", title="Send the album", startsAt=_at(8, 9).isoformat(), endsAt=_at(8, 10).isoformat())
+    deadline = _create_event(api_client, eventType="deadline", title="Send the album", startsAt=at(8, 9).isoformat(), endsAt=at(8, 10).isoformat())
     connect(api_client, graph)
     wait_for_idle(api_client)
     assert sorted(e["subject"] for e in _ours(graph)) == ["WedSync: Ceremony", "WedSync: Send the album"]
