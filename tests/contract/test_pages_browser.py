@@ -15,7 +15,8 @@ import pytest
 from outlook_sync import actions
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping
 from tests.conftest import MAILBOX, wait_for
-from tests.e2e.test_outlook_browser import PASSWORD, TIMEOUT_MS, Steps, _at, _graph_when, _idle, chromium_executable, outlook, page  # noqa: F401
+from tests.e2e.test_outlook_browser import PASSWORD, TIMEOUT_MS, Steps, _idle, chromium_executable, outlook, page  # noqa: F401
+from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 
 pytestmark = [
@@ -35,9 +36,9 @@ def _connected(page, live_server, outlook, supplier):
 
     consultation = event_actions.create_event(
         supplier, event_type="client_meeting", title="Consultation with Priya & Sam", location="The Old Barn",
-        starts_at=_at(3, 14), ends_at=_at(3, 15), time_zone="Europe/London",
+        starts_at=at(3, 14), ends_at=at(3, 15), time_zone="Europe/London",
     )
-    event_actions.create_event(supplier, event_type="venue_visit", title="Venue visit", starts_at=_at(4, 10), ends_at=_at(4, 11), time_zone="Europe/London")
+    event_actions.create_event(supplier, event_type="venue_visit", title="Venue visit", starts_at=at(4, 10), ends_at=at(4, 11), time_zone="Europe/London")
     steps = Steps(page, live_server.url)
     steps.go("/accounts/login/?next=/calendar/outlook/")
     page.get_by_label("Username").fill(supplier.username)
@@ -57,14 +58,14 @@ def test_item_2_in_outlook_as_is_outlooks_own_title_and_time_during_a_conflict(p
 
     steps, integration, consultation = _connected(page, live_server, outlook, supplier)
     row = OutlookEventMapping.objects.get(integration=integration, wedsync_event_id=str(consultation.pk))
-    outlook.update_event(MAILBOX, row.outlook_event_id, {"subject": "WedSync: Consultation (Outlook's title)", **_graph_when(_at(3, 17), _at(3, 18))})
+    outlook.update_event(MAILBOX, row.outlook_event_id, {"subject": "WedSync: Consultation (Outlook's title)", **graph_when(at(3, 17), at(3, 18))})
     event_actions.update_event(consultation, title="Consultation (WedSync's title)")
     _idle(integration)
     steps.sync_now_and_wait()
     steps.go("/calendar/outlook/events/")
     line = page.locator("tr", has_text="Consultation (WedSync's title)")
     expect(line.locator('[data-label="In Outlook as"]')).to_contain_text("Consultation (Outlook's title)")
-    expect(line.locator('[data-label="In Outlook as"]')).to_contain_text(_at(3, 17).astimezone(ZoneInfo("Europe/London")).strftime("%H:%M"))
+    expect(line.locator('[data-label="In Outlook as"]')).to_contain_text(at(3, 17).astimezone(ZoneInfo("Europe/London")).strftime("%H:%M"))
     expect(line.locator('[data-label="In Outlook as"]')).not_to_contain_text("WedSync's title")
     steps.shot("contract-events-outlook-side")
 
@@ -75,10 +76,10 @@ def test_item_4_progress_is_counted_up_front_and_a_waiting_run_shows_as_waiting(
     steps, integration, consultation = _connected(page, live_server, outlook, supplier)
     actions.update_settings(integration, {"syncEnabled": False})
     for n in range(EXTRA_EVENTS):
-        event_actions.create_event(supplier, event_type="client_meeting", title=f"Tasting {n}", starts_at=_at(6 + n % 10, 9 + n % 8),
-                                   ends_at=_at(6 + n % 10, 10 + n % 8), time_zone="Europe/London")
+        event_actions.create_event(supplier, event_type="client_meeting", title=f"Tasting {n}", starts_at=at(6 + n % 10, 9 + n % 8),
+                                   ends_at=at(6 + n % 10, 10 + n % 8), time_zone="Europe/London")
     # The supplier's own Outlook appointment is not WedSync work: the full read lists it, the count doesn't include it.
-    outlook.create_event(MAILBOX, {"subject": "Dentist", **_graph_when(_at(3, 8), _at(3, 9)), "showAs": "busy"})
+    outlook.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(3, 8), at(3, 9)), "showAs": "busy"})
     outlook.set_config(service_time_ms=150)
     outlook.inject_fault("POST", r"\$batch", latency_ms=12_000, count=1)  # Outlook holds the first creates: the run is still going below
     steps.go("/calendar/outlook/")

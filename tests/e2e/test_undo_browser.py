@@ -19,12 +19,11 @@ from tests.e2e.test_outlook_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
     TIMEOUT_MS,
-    _at,
-    _graph_when,
     chromium_executable,
     outlook,
     page,
 )
+from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
@@ -50,7 +49,7 @@ def test_supplier_undoes_an_outlook_move_from_the_history(page, live_server, out
     def shot(name: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"undo-{next(shots):02d}-{name}.png"), full_page=True)
 
-    original = _at(5, 15)
+    original = at(5, 15)
     ceremony = event_actions.create_event(supplier, event_type="wedding_ceremony", title="Ceremony: Priya & Sam", location="The Old Barn",
                                           starts_at=original, ends_at=original + dt.timedelta(hours=1), time_zone="UTC")
     page.goto(f"{live_server.url}/accounts/login/?next=/calendar/outlook/")
@@ -66,8 +65,8 @@ def test_supplier_undoes_an_outlook_move_from_the_history(page, live_server, out
     copy = OutlookEventMapping.objects.get(integration=integration, wedsync_event_id=str(ceremony.pk)).outlook_event_id
 
     # The assistant drags the ceremony to the next morning in Outlook; a sync takes it into WedSync.
-    moved = _at(6, 9)
-    outlook.update_event(MAILBOX, copy, _graph_when(moved, moved + dt.timedelta(hours=1)))
+    moved = at(6, 9)
+    outlook.update_event(MAILBOX, copy, graph_when(moved, moved + dt.timedelta(hours=1)))
     page.goto(f"{live_server.url}/calendar/outlook/")
     page.get_by_role("button", name="Sync now").click()
     wait_for(lambda: CalendarEvent.objects.get(pk=ceremony.pk).starts_at == moved, timeout=30, message="the move reaching WedSync")

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
 from tests.conftest import MAILBOX, settle, wait_for
-from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
-from tests.integration.test_outlook_sync import _at, _create_event, _graph_when, _outlook_event_of
+from tests.integration.outlook_helpers import BASE, at, connect, graph_when, wait_for_idle
+from tests.integration.test_outlook_sync import _create_event, _outlook_event_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -66,11 +66,11 @@ def test_outlook_change_reaches_wedsync_through_a_real_notification(api_client, 
     outlook_id = _outlook_event_of(api_client, event["id"])
     before = graph.stats()["notifications"]["delivered"]
 
-    graph.update_event(MAILBOX, outlook_id, _graph_when(_at(3, 10), _at(3, 11)))
+    graph.update_event(MAILBOX, outlook_id, graph_when(at(3, 10), at(3, 11)))
 
     # No other sync is running or due (the fixture settled), so only the notification can bring the change.
     # (How fast is a benchmark: scripts/bench.sh latency.)
-    wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(_at(3, 10).strftime("%Y-%m-%dT%H")), timeout=30, message="notification-driven sync")
+    wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(at(3, 10).strftime("%Y-%m-%dT%H")), timeout=30, message="notification-driven sync")
     assert graph.stats()["notifications"]["delivered"] > before
     wait_for(lambda: OutlookNotification.objects.filter(integration=subscribed["integration"], processed_at__isnull=False).exists(), timeout=5)
     assert OutlookSyncHistory.objects.filter(integration=subscribed["integration"], sync_type="webhook_triggered", sync_status="completed").exists()
@@ -162,18 +162,18 @@ def test_turning_instant_updates_off_deletes_the_subscription_and_disconnect_uns
 
 
 def test_availability_reads_synced_busy_time_and_get_schedule_beyond_the_window(api_client, graph, subscribed):
-    graph.create_event(MAILBOX, {"subject": "Dentist", **_graph_when(_at(2, 9), _at(2, 10)), "showAs": "busy"})
-    graph.create_event(MAILBOX, {"subject": "Lunch (free)", **_graph_when(_at(2, 12), _at(2, 13)), "showAs": "free"})
-    wait_for(lambda: api_client.get(f"{BASE}/availability", {"start": _at(2, 0).isoformat(), "end": _at(3, 0).isoformat()}).json()["busy"], timeout=10)
+    graph.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(2, 9), at(2, 10)), "showAs": "busy"})
+    graph.create_event(MAILBOX, {"subject": "Lunch (free)", **graph_when(at(2, 12), at(2, 13)), "showAs": "free"})
+    wait_for(lambda: api_client.get(f"{BASE}/availability", {"start": at(2, 0).isoformat(), "end": at(3, 0).isoformat()}).json()["busy"], timeout=10)
 
-    near = api_client.get(f"{BASE}/availability", {"start": _at(2, 0).isoformat(), "end": _at(3, 0).isoformat()}).json()
+    near = api_client.get(f"{BASE}/availability", {"start": at(2, 0).isoformat(), "end": at(3, 0).isoformat()}).json()
     assert near["source"] == "synced"
     assert [b["subject"] for b in near["busy"]] == ["Dentist"]
 
     far_start = timezone.now() + dt.timedelta(days=400)
-    graph.create_event(MAILBOX, {"subject": "Holiday", **_graph_when(far_start, far_start + dt.timedelta(hours=5)), "showAs": "oof"})
+    graph.create_event(MAILBOX, {"subject": "Holiday", **graph_when(far_start, far_start + dt.timedelta(hours=5)), "showAs": "oof"})
     far = api_client.get(f"{BASE}/availability", {"start": far_start.isoformat(), "end": (far_start + dt.timedelta(days=1)).isoformat()}).json()
     assert far["source"] == "schedule" and len(far["busy"]) == 1
 
-    bad = api_client.get(f"{BASE}/availability", {"start": _at(3, 0).isoformat(), "end": _at(2, 0).isoformat()})
+    bad = api_client.get(f"{BASE}/availability", {"start": at(3, 0).isoformat(), "end": at(2, 0).isoformat()})
     assert bad.status_code == 400

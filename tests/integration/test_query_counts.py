@@ -20,8 +20,8 @@ from outlook_sync import tasks
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
 from outlook_sync.sync import runs
 from tests.conftest import MAILBOX, settle
-from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
-from tests.integration.test_outlook_sync import _at, _create_event, _graph_when
+from tests.integration.outlook_helpers import BASE, at, connect, graph_when, wait_for_idle
+from tests.integration.test_outlook_sync import _create_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -63,7 +63,7 @@ def _count(call) -> int:
 
 def _add_events(api_client, graph, start: int, count: int) -> None:
     for n in range(start, start + count):
-        _create_event(api_client, title=f"Meeting {n}", startsAt=_at(2 + n % 20, 9 + n % 8).isoformat(), endsAt=_at(2 + n % 20, 10 + n % 8).isoformat(), attendees=[])
+        _create_event(api_client, title=f"Meeting {n}", startsAt=at(2 + n % 20, 9 + n % 8).isoformat(), endsAt=at(2 + n % 20, 10 + n % 8).isoformat(), attendees=[])
     settle(graph)
     if api_client.get(f"{BASE}/sync").status_code == 200:  # connected
         wait_for_idle(api_client)
@@ -88,7 +88,7 @@ def _grow(api_client, graph, integration, *, events: int = 8, runs_more: int = 3
     """More events (pushed and mapped), more Outlook-only busy time and more finished runs."""
     _add_events(api_client, graph, 100, events)
     for n in range(3):
-        graph.create_event(MAILBOX, {"subject": f"Private {n}", **_graph_when(_at(4 + n, 7), _at(4 + n, 8)), "showAs": "busy"})
+        graph.create_event(MAILBOX, {"subject": f"Private {n}", **graph_when(at(4 + n, 7), at(4 + n, 8)), "showAs": "busy"})
     for _ in range(runs_more):
         assert api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).status_code == 202
         settle(graph)

@@ -8,8 +8,8 @@ import pytest
 
 from outlook_sync.sync.mapping import TRAVEL_CATEGORY
 from tests.conftest import MAILBOX, TASKS, settle, wait_for
-from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
-from tests.integration.test_outlook_sync import _at, _create_event, _outlook_event_of
+from tests.integration.outlook_helpers import BASE, at, connect, run_sync, wait_for_idle
+from tests.integration.test_outlook_sync import _create_event, _outlook_event_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -34,7 +34,7 @@ def _settle(api_client, graph):
 @pytest.fixture
 def connected(api_client, graph):
     event = _create_event(api_client, eventType="venue_visit", title="Walk-through at The Old Barn", timeZone="UTC", attendees=[],
-                          startsAt=_at(5, 14).isoformat(), endsAt=_at(5, 15).isoformat())
+                          startsAt=at(5, 14).isoformat(), endsAt=at(5, 15).isoformat())
     connect(api_client, graph)
     wait_for_idle(api_client)
     settle(graph)
@@ -54,19 +54,19 @@ def test_travel_blocks_follow_their_event_are_owned_by_wedsync_and_go_when_turne
     assert _travel_blocks(graph) == []  # off by default
     _settings(api_client, {"syncPreferences": {"syncTravelTime": True}})
     event = _create_event(api_client, eventType="client_meeting", title="Tasting at Café Rouge", timeZone="UTC", attendees=[], travelMinutes=45,
-                          startsAt=_at(6, 14).isoformat(), endsAt=_at(6, 15).isoformat())
+                          startsAt=at(6, 14).isoformat(), endsAt=at(6, 15).isoformat())
     settle(graph)
 
     [block] = wait_for(lambda: _travel_blocks(graph) or None, message="the travel block")
     assert block["subject"] == "WedSync: Travel to Tasting at Café Rouge"
-    assert (_instant(block["start"]), _instant(block["end"])) == (_at(6, 13, 15), _at(6, 14))
+    assert (_instant(block["start"]), _instant(block["end"])) == (at(6, 13, 15), at(6, 14))
     assert block["showAs"] == "busy" and block["isReminderOn"] is False
     assert not [e for e in _travel_blocks(graph) if e["subject"].endswith("Walk-through at The Old Barn")]  # no travelMinutes, no block
 
     # The event moves: its block moves with it (still one block).
-    assert api_client.patch(f"/api/events/{event['id']}/", {"startsAt": _at(6, 16).isoformat(), "endsAt": _at(6, 17).isoformat()}).status_code == 200
+    assert api_client.patch(f"/api/events/{event['id']}/", {"startsAt": at(6, 16).isoformat(), "endsAt": at(6, 17).isoformat()}).status_code == 200
     settle(graph)
-    wait_for(lambda: [(_instant(b["start"]), _instant(b["end"])) for b in _travel_blocks(graph)] == [(_at(6, 15, 15), _at(6, 16))], message="the block to move")
+    wait_for(lambda: [(_instant(b["start"]), _instant(b["end"])) for b in _travel_blocks(graph)] == [(at(6, 15, 15), at(6, 16))], message="the block to move")
 
     # Turned off: the block goes, the event stays.
     _settings(api_client, {"syncPreferences": {"syncTravelTime": False}})
@@ -117,7 +117,7 @@ def test_from_outlook_makes_outlook_the_master_and_pushes_nothing(api_client, gr
 def test_an_outlook_edit_to_a_travel_block_is_put_back(api_client, graph, connected):
     _settings(api_client, {"syncPreferences": {"syncTravelTime": True}})
     event = _create_event(api_client, eventType="client_meeting", title="Tasting at Café Rouge", timeZone="UTC", attendees=[], travelMinutes=45,
-                          startsAt=_at(6, 14).isoformat(), endsAt=_at(6, 15).isoformat())
+                          startsAt=at(6, 14).isoformat(), endsAt=at(6, 15).isoformat())
     settle(graph)
     [block] = wait_for(lambda: _travel_blocks(graph) or None, message="the travel block")
 
