@@ -142,15 +142,20 @@ def event_payload(subject="Tasting", start="2026-06-20T16:00:00", end="2026-06-2
 # --- a webhook receiver for subscription tests ---
 class Receiver:
     """An HTTP endpoint in a thread. ``mode`` decides how validation requests are answered;
-    ``fail_next`` / ``delay_next`` script the answers to notifications."""
+    ``fail_next`` / ``hold_next`` script the answers to notifications.
+
+    A slow endpoint ("slow" validation, ``hold_next``) holds its answer until the test ends (``close``), so it
+    is slower than any timeout of the emulator's without the test sleeping. A held notification is recorded
+    when it arrives (status ``"held"``).
+    """
 
     def __init__(self):
         self.notifications: list[dict] = []
         self.validations: list[str] = []
         self.mode = "echo"  # echo | wrong | status500 | slow | json (the token, but as application/json)
         self.fail_next = 0
-        self.delay_next = 0
-        self.delay_s = 0.0
+        self.hold_next = 0
+        self.released = threading.Event()
         self.lock = threading.Lock()
         receiver = self
 
@@ -168,7 +173,7 @@ class Receiver:
                     token = query["validationToken"][0]
                     receiver.validations.append(token)
                     if receiver.mode == "slow":
-                        time.sleep(receiver.delay_s)
+                        receiver.released.wait()
                     if receiver.mode == "status500":
                         return self._answer(500, b"nope")
                     body = token if receiver.mode != "wrong" else token.upper() + "x"
@@ -177,14 +182,15 @@ class Receiver:
                     fail = receiver.fail_next > 0
                     if fail:
                         receiver.fail_next -= 1
-                    delay = receiver.delay_next > 0
-                    if delay:
-                        receiver.delay_next -= 1
-                if delay:
-                    time.sleep(receiver.delay_s)
+                    hold = receiver.hold_next > 0
+                    if hold:
+                        receiver.hold_next -= 1
                 payload = json.loads(raw or b"{}")
                 with receiver.lock:
-                    receiver.notifications.append({"path": urlsplit(self.path).path, "payload": payload, "status": 500 if fail else 202})
+                    status = "held" if hold else 500 if fail else 202
+                    receiver.notifications.append({"path": urlsplit(self.path).path, "payload": payload, "status": status})
+                if hold:
+                    receiver.released.wait()
                 self._answer(500 if fail else 202, b"")
 
             def _answer(self, status: int, body: bytes, content_type: str = "text/plain"):
@@ -211,6 +217,7 @@ class Receiver:
         raise AssertionError(f"timed out; received {self.notifications}")
 
     def close(self):
+        self.released.set()  # held answers go out now; the emulator gave up on them long ago
         self.server.shutdown()
         self.server.server_close()
 
