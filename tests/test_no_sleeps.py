@@ -1,4 +1,5 @@
-"""The test tree never waits for time: the only sleep is the poll interval inside ``tests.conftest.wait_for``.
+"""The test trees never wait for time: the only sleeps are the poll intervals inside ``tests.conftest.wait_for``
+and the emulator tests' ``graph_emulator/tests/conftest.wait_until``.
 
 A fixed sleep either wastes time or, on a busy machine, is too short and the
 test looks before the thing happened (a flake) or checks an absence that has
@@ -14,7 +15,10 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-ALLOWED = {("conftest.py", "wait_for")}  # (file relative to tests/, enclosing function)
+ROOT = TESTS.parent
+#: The project's tests and the emulator's own (which import nothing from the project, so have their own poll helper).
+TREES = (TESTS, ROOT / "graph_emulator" / "tests")
+ALLOWED = {("tests/conftest.py", "wait_for"), ("graph_emulator/tests/conftest.py", "wait_until")}  # (file, enclosing function)
 SLEEPS = {"sleep"}  # time.sleep, asyncio.sleep, from time import sleep
 
 
@@ -38,13 +42,13 @@ def _sleep_calls(path: Path) -> list[tuple[int, str | None]]:
 
 def test_no_sleep_outside_wait_for():
     offenders = []
-    files = [p for p in TESTS.rglob("*.py") if "bench" not in p.relative_to(TESTS).parts]
-    assert len(files) > 20  # the walk found the test tree
+    files = [p for tree in TREES for p in tree.rglob("*.py") if "bench" not in p.relative_to(tree).parts]
+    assert len(files) > 20 and any("graph_emulator" in p.parts for p in files)  # the walk found both test trees
     for path in files:
-        relative = str(path.relative_to(TESTS))
+        relative = str(path.relative_to(ROOT))
         for line, function in _sleep_calls(path):
             if (relative, function) not in ALLOWED:
-                offenders.append(f"tests/{relative}:{line} (in {function or 'module'})")
+                offenders.append(f"{relative}:{line} (in {function or 'module'})")
     assert not offenders, "fixed sleeps in tests (wait for something observable instead):\n" + "\n".join(offenders)
 
 

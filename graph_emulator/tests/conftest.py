@@ -20,6 +20,17 @@ import requests
 
 from graph_emulator.testing import EmulatorProcess
 
+
+def wait_until(predicate, timeout: float = 10.0, what=lambda: "condition not reached") -> None:
+    """The emulator tests' only wait: poll ``predicate`` until true (``tests/test_no_sleeps.py`` allows no other sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out: {what()}")
+
+
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
 CLIENT_SECRET = "emulator-test-secret"
 REDIRECT_URI = "http://127.0.0.1:8765/calendar/outlook/callback/"
@@ -207,14 +218,16 @@ class Receiver:
         self.thread.start()
 
     def wait_for(self, predicate, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until the notifications received so far satisfy ``predicate``; return them."""
+        seen: list = []
+
+        def received() -> bool:
             with self.lock:
-                items = list(self.notifications)
-            if predicate(items):
-                return items
-            time.sleep(0.02)
-        raise AssertionError(f"timed out; received {self.notifications}")
+                seen[:] = self.notifications
+            return predicate(list(seen))
+
+        wait_until(received, timeout=timeout, what=lambda: f"received {self.notifications}")
+        return list(seen)
 
     def close(self):
         self.released.set()  # held answers go out now; the emulator gave up on them long ago

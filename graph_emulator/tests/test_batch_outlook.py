@@ -18,18 +18,10 @@ with warnings.catch_warnings():
     from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from .clients import graph_sdk
-from .conftest import event_payload, sign_in
+from .conftest import event_payload, sign_in, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*", "ignore::DeprecationWarning:kiota_abstractions.*")
 
-
-def _wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 def test_sdk_batch_per_item_status_and_depends_on(emulator, control):
@@ -100,7 +92,7 @@ def test_second_concurrent_batch_items_get_mailbox_concurrency_429(alice, contro
 
     thread = threading.Thread(target=first)
     thread.start()
-    _wait_until(lambda: control.stats()["peak_concurrency"].get("alice@contoso.com", 0) == 4)
+    wait_until(lambda: control.stats()["peak_concurrency"].get("alice@contoso.com", 0) == 4)
     second = graph.post("/$batch", json={"requests": [{"id": "a", "method": "GET", "url": "/me/calendars"},
                                                       {"id": "b", "method": "GET", "url": "/me/events"}]})
     thread.join()
