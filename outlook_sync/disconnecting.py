@@ -133,15 +133,16 @@ def _remove_copies(record: OutlookDisconnect, integration: OutlookCalendarIntegr
         chunk = ids[start:start + BATCH_LIMIT]
         confirmed = calendar_api.delete_events(client, chunk, if_match=copies)
         gone = [oid for oid in chunk if confirmed.get(oid)]
-        refused = []
-        for oid in chunk:
-            if not confirmed.get(oid):
-                (gone if _delete_after_rereading(client, oid) else refused).append(oid)
-        record.mappings_deleted += _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
-        record.events_removed += len(gone)
-        record.events_not_removed += len(refused)
-        record.problem = ""
-        record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted", "problem"])
+        refused: list[str] = []
+        try:
+            for oid in chunk:
+                if not confirmed.get(oid):
+                    (gone if _delete_after_rereading(client, oid) else refused).append(oid)
+        finally:  # also when Outlook stopped answering midway: what is gone is counted, and the retry resumes after it
+            record.mappings_deleted += _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
+            record.events_removed += len(gone)
+            record.events_not_removed += len(refused)
+            record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted"])
 
 
 def _delete_mappings(rows) -> int:
@@ -185,6 +186,7 @@ def _forget(record: OutlookDisconnect, integration: OutlookCalendarIntegration) 
         save_settings(integration)
         record.mappings_deleted += _delete_mappings(integration.mappings.all())
         integration.delete()
+        record.integration = None  # the row is gone (the foreign key is SET_NULL); the record keeps the outcome
         record.status, record.finished_at = DisconnectStatus.COMPLETED, timezone.now()
         record.save()
     logger.info("Integration %s disconnected (%s): %d of %d copies removed, %d kept, %d not removed", integration.pk, record.choice,
