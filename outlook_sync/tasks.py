@@ -11,7 +11,8 @@ from . import disconnecting, subscriptions, tokens
 from .graph import calendar_api
 from .graph.client import GraphClient
 from .graph.errors import ReauthorizationRequired
-from .models import ConnectionState, OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory, SyncType
+from .models import (ConnectionState, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect, OutlookNotification, OutlookSyncHistory,
+                     SyncType)
 from .sync import engine, runs
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,19 @@ def safety_net_sync() -> int:
         if created:
             enqueue(run_sync, run.pk)
             started += 1
+    resend_unstarted_disconnects()
     return started
+
+
+#: A disconnect no worker has begun after this long had its task lost (the broker was unreachable when asked).
+DISCONNECT_RESEND_AFTER = dt.timedelta(minutes=5)
+
+
+def resend_unstarted_disconnects() -> int:
+    """Send again the task of every disconnect that no worker has begun (a second copy is harmless: it takes the run lock)."""
+    stale = OutlookDisconnect.objects.filter(status=DisconnectStatus.IN_PROGRESS, attempts=0, events_removed=0,
+                                             requested_at__lt=timezone.now() - DISCONNECT_RESEND_AFTER).values_list("id", flat=True)
+    return sum(1 for disconnect_id in stale if enqueue(disconnect_integration, disconnect_id))
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
         "MappingSyncStatusEnum": ["synced", "pending", "conflict", "error"],
         "RunStatusEnum": ["queued", "in_progress", "completed", "failed", "cancelled"],
         "SyncStartStatusEnum": ["started", "queued"],
+        "DisconnectStatusEnum": "outlook_sync.models.DisconnectStatus.choices",
     },
 }
 
