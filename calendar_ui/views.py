@@ -251,8 +251,10 @@ def outlook_disconnect(request):
 def _disconnect_progress_page(request, integration):
     """The disconnect under way (or the last one, once finished); 404 when the supplier never disconnected."""
     record = selectors.disconnect_in_progress(integration) if integration is not None else selectors.latest_disconnect(request.user)
-    if record is None or request.method != "GET":
+    if record is None:
         raise Http404("Outlook isn't connected.")
+    if request.method != "GET":  # "Yes, disconnect" sent twice: the one under way
+        return redirect(reverse("outlook-disconnect"))
     context = {"disconnect": record, "summary": selectors.disconnect_summary(record)}
     template = "calendar_ui/partials/disconnect_progress.html" if request.htmx else "calendar_ui/disconnect.html"
     return render(request, template, context)

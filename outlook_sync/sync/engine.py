@@ -106,8 +106,10 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
     with locks.exclusive(f"sync-run:{run.integration_id}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
         # Both read again under the lock (the run may have been widened or finished, the settings changed while
         # it waited), in one query; this integration object is the run's from here on (run.integration too).
-        run = OutlookSyncHistory.objects.select_related("integration").get(pk=run.pk)
-        integration = run.integration
+        fresh = OutlookSyncHistory.objects.select_related("integration").filter(pk=run.pk).first()
+        if fresh is None:  # the integration was disconnected (and its runs deleted) while this run waited
+            return None
+        run, integration = fresh, fresh.integration
         if run.sync_status != SyncStatus.IN_PROGRESS:
             return run
         _close_interrupted_runs(run)

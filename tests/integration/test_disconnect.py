@@ -71,9 +71,10 @@ def test_progress_is_visible_while_outlook_is_busy_and_nothing_else_may_sync_mea
         refused = getattr(api_client, method)(path, body) if body is not None else getattr(api_client, method)(path)
         assert refused.status_code == 409, (path, refused.content)
         assert refused.json()["success"] is False and refused.json()["error"]["code"] == "disconnecting", refused.json()
-    # Asking again answers the same disconnect.
-    again = api_client.delete(f"{BASE}/integration")
-    assert again.status_code == 202 and again.json()["disconnectId"] == progress["id"]
+    # Asking again answers the same disconnect, with the first choice (the page's button sent twice too).
+    again = api_client.delete(f"{BASE}/integration?removeEvents=false")
+    assert again.status_code == 202 and again.json()["disconnectId"] == progress["id"] and again.json()["eventsToRemove"] == 4
+    assert browser.post("/calendar/outlook/disconnect/", {"events": "keep"})["Location"] == "/calendar/outlook/disconnect/"
 
     graph.clear_faults()  # Outlook answers again: the worker's next attempt finishes
     done = wait_for_disconnect(api_client)
