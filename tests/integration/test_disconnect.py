@@ -129,3 +129,18 @@ def test_a_revoked_connection_finishes_locally_and_says_which_copies_stay_in_out
     browser = Client()
     browser.force_login(supplier)
     assert "they are still in your Outlook calendar" in _page(browser).replace("&#x27;", "'")
+
+
+def test_an_unreachable_outlook_is_retried_and_said_in_words(api_client, graph, four_synced):
+    # Outlook answers one copy's delete with 503 ServiceUnavailable (errors.md: transient) until it recovers.
+    graph.inject_fault("DELETE", re.escape(four_synced[0]), status=503, retry_after=0, count=None)
+
+    assert api_client.delete(f"{BASE}/integration").status_code == 202
+    waiting = wait_for(lambda: (d := api_client.get(f"{BASE}/integration").json()["disconnect"])["problem"] and d, timeout=60, message="a retry")
+    assert waiting["problem"] == "We can't reach Outlook just now, we'll keep trying." and waiting["status"] == "in_progress"
+    assert "503" not in waiting["summary"] + waiting["problem"] and "ServiceUnavailable" not in waiting["problem"]  # never provider codes
+
+    graph.clear_faults()
+    done = wait_for_disconnect(api_client)
+    assert (done["eventsRemoved"], done["eventsToRemove"], done["problem"]) == (4, 4, ""), done
+    assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
