@@ -142,7 +142,8 @@ def _remove_copies(record: OutlookDisconnect, integration: OutlookCalendarIntegr
             record.mappings_deleted += _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
             record.events_removed += len(gone)
             record.events_not_removed += len(refused)
-            record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted"])
+            record.problem = ""  # Outlook answered again (a wait that follows says so anew)
+            record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted", "problem"])
 
 
 def _delete_mappings(rows) -> int:
