@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from outlook_sync import selectors, undoing
+from outlook_sync import actions, selectors, undoing
 from outlook_sync.models import OutlookSyncChange, OutlookSyncHistory, SyncStatus
 from outlook_sync.sync import undo
 
@@ -46,6 +46,8 @@ def _confirm_or_start(request, integration, run, changes, *, scope: str, post_ur
                 undoing.start(integration, changes)
             except undo.AlreadyUndone:
                 messages.error(request, "That change has already been undone.")
+            except actions.ActionError as exc:  # e.g. 409 while Outlook is being disconnected
+                messages.error(request, exc.message)
             else:
                 messages.success(request, "Undo started. Both calendars are being put back; the sync history shows it as “Undo”.")
         return redirect(reverse("outlook-settings"))

@@ -17,6 +17,7 @@ urlpatterns = [
     path("calendar/outlook/sync/<uuid:sync_id>/undo/", undo_views.outlook_undo_run, name="outlook-undo-run"),
     path("calendar/outlook/sync/<uuid:sync_id>/changes/<uuid:change_id>/undo/", undo_views.outlook_undo_change, name="outlook-undo-change"),
     path("calendar/outlook/disconnect/", views.outlook_disconnect, name="outlook-disconnect"),
+    path("calendar/outlook/disconnect/progress/", views.outlook_disconnect_progress, name="outlook-disconnect-progress"),
     path("calendar/outlook/conflicts/", views.outlook_conflicts, name="outlook-conflicts"),
     path("calendar/outlook/conflicts/<str:event_id>/resolve/", views.outlook_conflict_resolve, name="outlook-conflict-resolve"),
     path("calendar/outlook/events/", views.outlook_events, name="outlook-events"),

@@ -56,6 +56,8 @@ def outlook_settings(request):
     integration = selectors.supplier_integration(request.user)
     if integration is None:
         return render(request, "calendar_ui/outlook_settings.html", {"integration": None})
+    if integration.connection_state != "connected":
+        return redirect(reverse("outlook-disconnect"))  # being disconnected: the page with its progress
     calendars, calendars_error = _calendars(integration)
     form = PreferencesForm(integration=integration, calendars=calendars)
     return render(request, "calendar_ui/outlook_settings.html", _page_context(request, integration, form, calendars_error))
@@ -226,29 +228,43 @@ def outlook_sync_progress(request, sync_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def outlook_disconnect(request):
-    """Disconnect, with the supplier's choice: remove WedSync's events from Outlook, or leave them as ordinary events."""
-    integration = _integration_or_404(request)
+    """Disconnect, with the supplier's choice: remove WedSync's events from Outlook, or leave them as ordinary events.
+
+    The POST only starts it (a worker removes the copies); the page then shows the progress, polled with htmx.
+    """
+    integration = selectors.supplier_integration(request.user)
+    if integration is None or integration.connection_state != "connected":
+        return _disconnect_progress_page(request, integration)
     if request.method == "GET":
         context = {"integration": integration, "events_in_outlook": integration.mappings.count(),
                    "with_guests": integration.mappings.filter(invites_attendees=True).count()}
         template = "calendar_ui/partials/disconnect_confirm.html" if request.htmx else "calendar_ui/disconnect.html"
         return render(request, template, context)
     keep = request.POST.get("events") == "keep"
-    kept = integration.mappings.filter(kind="event").count() if keep else 0
     try:
-        outcome = actions.disconnect(integration, remove_events=not keep)
+        actions.disconnect(integration, remove_events=not keep)
     except ActionError as exc:
         messages.error(request, exc.message)
+    return redirect(reverse("outlook-disconnect"))
+
+
+def _disconnect_progress_page(request, integration):
+    """The disconnect under way (or the last one, once finished); 404 when the supplier never disconnected."""
+    record = selectors.disconnect_in_progress(integration) if integration is not None else selectors.latest_disconnect(request.user)
+    if record is None:
+        raise Http404("Outlook isn't connected.")
+    if request.method != "GET":  # "Yes, disconnect" sent twice: the one under way
         return redirect(reverse("outlook-disconnect"))
-    if keep:
-        messages.success(request, f"Outlook is disconnected. We left {kept} event{'s' if kept != 1 else ''} in your Outlook calendar as "
-                                  "ordinary events and stopped syncing; nobody was emailed. Your WedSync calendar keeps all its events.")
-    else:
-        removed = outcome["eventsDeleted"]
-        messages.success(request, f"Outlook is disconnected. We removed {removed} event{'s' if removed != 1 else ''} WedSync had added to "
-                                  "your Outlook calendar and stopped syncing. Your own Outlook events were not touched, and your "
-                                  "WedSync calendar keeps all its events.")
-    return redirect(reverse("outlook-settings"))
+    context = {"disconnect": record, "summary": selectors.disconnect_summary(record)}
+    template = "calendar_ui/partials/disconnect_progress.html" if request.htmx else "calendar_ui/disconnect.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def outlook_disconnect_progress(request):
+    """The progress box alone (htmx polls it every second while the worker disconnects)."""
+    return _disconnect_progress_page(request, selectors.supplier_integration(request.user))
 
 
 # --------------------------------------------------------------------------- conflict inbox

@@ -16,12 +16,13 @@ from wedsync.api_errors import ApiError
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-from . import selectors, subscriptions, tasks
+from . import disconnecting, selectors, tasks
 from .graph import calendar_api, oauth
 from .graph.client import GraphClient
 from .graph.errors import GraphError, OAuthError
 from .graph.types import GraphCalendar
-from .models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType
+from .models import (ConnectionState, DisconnectChoice, MappingState, OutlookCalendarIntegration, OutlookDisconnect, OutlookEventMapping,
+                     OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType)
 from .sources import SYNC_SOURCE
 from .sync import engine, journal, mapping, merge, runs
 
@@ -45,6 +46,7 @@ def _connect_error(exc: OAuthError) -> ActionError:
 
 def start_connect(session, user, *, login_hint: str | None = None) -> dict:
     """Begin connecting Outlook: returns ``{authUrl, state}``; the flow is kept in the supplier's session."""
+    _refuse_while_disconnecting(selectors.supplier_integration(user))
     try:
         flow = oauth.start_auth_flow(login_hint=login_hint)
     except OAuthError as exc:
@@ -99,6 +101,7 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
     default = next((c for c in calendars if c.is_default), calendars[0] if calendars else None)
     with transaction.atomic():
         integration = OutlookCalendarIntegration.objects.select_for_update().filter(user=user).first()
+        _refuse_while_disconnecting(integration)
         tenant_id = tokens.tenant_id or (integration.tenant_id if integration is not None else "")
         _refuse_account_linked_elsewhere(user, tenant_id, microsoft_user_id)
         if integration is not None and integration.microsoft_user_id != microsoft_user_id:
@@ -140,14 +143,6 @@ def _restore_saved_settings(integration: OutlookCalendarIntegration) -> None:
     integration.default_conflict_rules = saved.default_conflict_rules
 
 
-def _save_settings(integration: OutlookCalendarIntegration) -> None:
-    OutlookSavedSettings.objects.update_or_create(user=integration.user, defaults={
-        "sync_preferences": integration.sync_preferences or {}, "sync_direction": integration.sync_direction,
-        "webhook_enabled": integration.webhook_enabled, "default_conflict_rules": integration.default_conflict_rules or {},
-        "saved_at": timezone.now(),
-    })
-
-
 def _account_in_use() -> OAuthError:
     return OAuthError("account_in_use", ACCOUNT_IN_USE_MESSAGE, status=409)
 
@@ -169,6 +164,7 @@ def _after_connect(integration: OutlookCalendarIntegration) -> None:
 
 # --- sync runs ---
 def _require_syncable(integration: OutlookCalendarIntegration) -> None:
+    _refuse_while_disconnecting(integration)
     if integration.needs_reauthorization:
         raise ActionError("needs_reconnect", "Your Outlook connection has expired. Please reconnect Outlook first.", status_code=409)
     if not integration.calendar_id:
@@ -243,6 +239,7 @@ def resolve_conflict(integration: OutlookCalendarIntegration, event_id: str, *, 
     choice differs from Outlook, and pushes it (with If-Match, so an Outlook
     edit made meanwhile is merged, not overwritten).
     """
+    _refuse_while_disconnecting(integration)
     row = _mapping_or_404(integration, event_id)
     if row.sync_state != MappingState.CONFLICT or not row.sync_conflicts:
         raise ActionError("no_conflict", "This event has no conflict to resolve.", status_code=409)
@@ -318,6 +315,7 @@ def clear_conflicts(integration_ids) -> int:
 # --- settings ---
 def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> dict:
     """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""
+    _refuse_while_disconnecting(integration)
     old_prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
     requires_full = False
     schedule_changed = False
@@ -419,45 +417,53 @@ def _separate_calendar(integration):
 
 
 # --- disconnect ---
-def disconnect(integration: OutlookCalendarIntegration, *, remove_events: bool = True) -> dict:
-    """Remove from Outlook exactly the events WedSync put there (or leave them), then forget the integration.
+#: Answered (409 ``disconnecting``) to sync, settings and connect requests while a disconnect is under way.
+DISCONNECTING_MESSAGE = "Outlook is being disconnected. Wait until that has finished, then connect again if you like."
 
-    Ours are the events carrying WedSync's extended property (found by a
-    filtered query, so even events whose mapping was lost), plus mapped ones.
-    The supplier's own events are never touched. With ``remove_events=False``
-    nothing is written to Outlook: the copies stay as ordinary events (their
-    tag names this integration, which no longer exists, so no later
-    integration ever treats them as its own), and nobody gets a cancellation.
-    When Microsoft no longer accepts the connection, nothing can be deleted in
-    Outlook; the integration is removed anyway and the count says 0.
+
+def _refuse_while_disconnecting(integration: OutlookCalendarIntegration | None) -> None:
+    if integration is not None and disconnecting.is_disconnecting(integration):
+        raise ActionError("disconnecting", DISCONNECTING_MESSAGE, status_code=409)
+
+
+def disconnect(integration: OutlookCalendarIntegration, *, remove_events: bool = True) -> dict:
+    """Start disconnecting: the integration turns ``disconnecting`` and a worker does the rest (:mod:`.disconnecting`).
+
+    Nothing is sent to Microsoft here. The choice is recorded (remove WedSync's
+    copies from Outlook, or leave them as ordinary events: nothing is then
+    written to Outlook and nobody gets a cancellation), and the task is enqueued
+    when this commits. Returns the spec's ``RemoveIntegrationResponse`` counts of
+    what is done so far (nothing yet: ``eventsDeleted`` and ``mappingsDeleted``
+    are 0) plus ``disconnectState``, ``disconnectId``, ``eventsToRemove`` and
+    ``eventsKept`` (the copies left in Outlook). Asking again while it runs
+    answers the same disconnect (and sends its task again, in case it was lost).
     """
-    events_deleted = 0
-    unsubscribed = False
-    if not integration.needs_reauthorization:
-        client = GraphClient.for_integration(integration)
-        try:
-            if remove_events:
-                calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
-                ours = set(integration.mappings.values_list("outlook_event_id", flat=True))
-                for calendar_id in calendar_ids:
-                    ours |= set(calendar_api.tagged_event_ids(client, calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration.pk}:"))
-                events_deleted = engine.delete_outlook_events(client, sorted(ours))
-            if integration.webhook_subscription_id:
-                unsubscribed = subscriptions.unsubscribe(client, integration)
-        except GraphError as exc:
-            if exc.error_code != "needs_reconnect":
-                raise ActionError(exc.error_code, "We couldn't remove your WedSync events from Outlook just now, so nothing was disconnected. Please try again.", status_code=502) from None
-    mappings_deleted = integration.mappings.count()
     with transaction.atomic():
-        # Lock the row first: a run or notification recorded concurrently (its insert needs a key-share lock on
-        # this row) waits for the delete and then finds the integration gone, instead of failing this commit.
-        OutlookCalendarIntegration.objects.select_for_update().filter(pk=integration.pk).first()
-        _save_settings(integration)
-        integration.mappings.all().delete()
-        integration.delete()
-    logger.info("Integration %s disconnected: %d Outlook events removed (%s), %d mappings forgotten", integration.pk, events_deleted,
-                "removal chosen" if remove_events else "events left in Outlook", mappings_deleted)
-    return {"success": True, "eventsDeleted": events_deleted, "mappingsDeleted": mappings_deleted, "webhookUnsubscribed": unsubscribed}
+        locked = OutlookCalendarIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+        if locked is None:
+            raise ActionError("not_connected", "Outlook isn't connected yet. Connect it from your calendar settings.", status_code=404)
+        record = selectors.disconnect_in_progress(locked)
+        if record is None:
+            copies = locked.mappings.count()
+            record = OutlookDisconnect.objects.create(
+                user_id=locked.user_id, integration=locked, account_label=str(locked),
+                choice=DisconnectChoice.REMOVE if remove_events else DisconnectChoice.KEEP,
+                events_to_remove=copies if remove_events else 0, events_kept=0 if remove_events else copies,
+            )
+            locked.connection_state = ConnectionState.DISCONNECTING
+            locked.save(update_fields=["connection_state", "updated_at"])
+            logger.info("Supplier %s asked to disconnect integration %s (%s)", locked.user_id, locked.pk, record.choice)
+        record_id = str(record.pk)
+        transaction.on_commit(lambda: tasks.enqueue(tasks.disconnect_integration, record_id))
+    integration.connection_state = ConnectionState.DISCONNECTING
+    return disconnect_answer(record)
+
+
+def disconnect_answer(record: OutlookDisconnect) -> dict:
+    """``RemoveIntegrationResponse`` for a disconnect: the spec's counts so far, and WedSync's additions."""
+    return {"success": True, "eventsDeleted": record.events_removed, "mappingsDeleted": record.mappings_deleted,
+            "webhookUnsubscribed": record.webhook_unsubscribed, "disconnectState": record.status, "disconnectId": record.pk,
+            "eventsToRemove": record.events_to_remove, "eventsKept": record.events_kept}
 
 
 # --- availability ---

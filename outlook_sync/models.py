@@ -82,6 +82,23 @@ class RunMode(models.TextChoices):
     UNDO = "undo", "Undo"
 
 
+class ConnectionState(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    #: The supplier asked to disconnect: a worker is removing WedSync's copies (or leaving them), then the row goes.
+    #: Nothing syncs meanwhile; sync, settings and connect requests answer 409 ``disconnecting``.
+    DISCONNECTING = "disconnecting", "Disconnecting"
+
+
+class DisconnectChoice(models.TextChoices):
+    REMOVE = "remove", "Remove WedSync's events from Outlook"
+    KEEP = "keep", "Leave them in Outlook as ordinary events"
+
+
+class DisconnectStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "Disconnecting"
+    COMPLETED = "completed", "Disconnected"
+
+
 class SpecIndex(models.Index):
     """An index whose name is the spec's: PostgreSQL allows 63 characters, Django's portable default is 30."""
 
@@ -137,6 +154,9 @@ class OutlookCalendarIntegration(models.Model):
     #: The account's calendars (spec ``OutlookCalendar`` shape), read by the worker: pages never ask Microsoft.
     calendar_list = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))
     calendar_list_at = models.DateTimeField(null=True, blank=True)
+    #: Connected, or being disconnected by a worker (see :class:`OutlookDisconnect` for the choice and progress).
+    connection_state = models.CharField(max_length=16, choices=ConnectionState.choices, default=ConnectionState.CONNECTED,
+                                        db_default=ConnectionState.CONNECTED)
 
     class Meta:
         db_table = "outlook_calendar_integrations"
@@ -145,6 +165,7 @@ class OutlookCalendarIntegration(models.Model):
         constraints = [
             _check("sync_direction", SyncDirection, "outlook_calendar_integrations"),
             _check("last_sync_status", LastSyncStatus, "outlook_calendar_integrations"),
+            _check("connection_state", ConnectionState, "outlook_calendar_integrations"),
             models.UniqueConstraint(fields=["user"], name="outlook_calendar_integrations_one_per_supplier"),
             # A Microsoft account links to at most one supplier: two integrations on one mailbox would
             # read each other's events as busy time and delete each other's events on disconnect.
@@ -445,3 +466,49 @@ class OutlookSavedSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings kept for {self.user} since {self.saved_at:%Y-%m-%d %H:%M}"
+
+
+class OutlookDisconnect(models.Model):
+    """One disconnect the supplier asked for: their choice, and the worker's progress and outcome.
+
+    Made by ``actions.disconnect`` (the integration turns ``disconnecting``), advanced by the
+    ``disconnect_integration`` task (``events_removed`` of ``events_to_remove``), and kept after the
+    integration is gone, so the page and ``GET /integration`` can still say what came of it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="outlook_disconnects")
+    integration = models.ForeignKey(OutlookCalendarIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="disconnects")
+    #: The Microsoft account, in words, kept after the integration is gone.
+    account_label = models.CharField(max_length=400, blank=True, default="")
+    choice = models.CharField(max_length=8, choices=DisconnectChoice.choices)
+    status = models.CharField(max_length=16, choices=DisconnectStatus.choices, default=DisconnectStatus.IN_PROGRESS)
+    #: WedSync's copies in Outlook to remove: the mapped ones when asked, then what the worker found (mapped or tagged).
+    events_to_remove = models.PositiveIntegerField(default=0)
+    #: ... of which Outlook confirmed gone so far.
+    events_removed = models.PositiveIntegerField(default=0)
+    #: Copies left in Outlook as ordinary events by the supplier's choice.
+    events_kept = models.PositiveIntegerField(default=0)
+    #: Copies that could not be removed (Microsoft no longer accepted the connection, or refused the delete): still in Outlook.
+    events_not_removed = models.PositiveIntegerField(default=0)
+    mappings_deleted = models.PositiveIntegerField(default=0)
+    webhook_unsubscribed = models.BooleanField(default=False)
+    #: Why the worker is waiting or what it could not do, in the supplier's words ("Outlook is busy, we'll keep trying.").
+    problem = models.TextField(blank=True, default="")
+    #: Attempts the worker made (a throttled or unreachable Outlook is tried again later).
+    attempts = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "outlook_disconnects"
+        verbose_name = "Outlook disconnect"
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["user", "requested_at"], name="outlook_disconnect_user")]
+        constraints = [
+            _check("choice", DisconnectChoice, "outlook_disconnects"),
+            _check("status", DisconnectStatus, "outlook_disconnects"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} {self.account_label or 'Outlook'} ({self.get_choice_display()})"

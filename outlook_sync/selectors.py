@@ -11,7 +11,8 @@ from wedsync.events.models import CalendarEvent
 
 from .sync import mapping
 from .sync.window import sync_window
-from .models import MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory, SyncStatus, SyncType
+from .models import (DisconnectChoice, DisconnectStatus, MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookDisconnect,
+                     OutlookEventMapping, OutlookSyncHistory, SyncStatus, SyncType)
 
 #: Renew a webhook subscription when less than this is left.
 WEBHOOK_RENEWAL_MARGIN = dt.timedelta(hours=24)
@@ -219,3 +220,36 @@ def busy_conflicts(supplier, *, starts_at, ends_at, exclude_event_id=None) -> li
         return []
     rows = busy_intervals(integration, starts_at, ends_at)[:5]
     return [f"You have “{r.subject or 'something'}” in Outlook at that time." for r in rows]
+
+
+# --- disconnect ---
+def disconnect_in_progress(integration: OutlookCalendarIntegration) -> OutlookDisconnect | None:
+    """The disconnect a worker is carrying out for this integration, if any."""
+    return OutlookDisconnect.objects.filter(integration=integration, status=DisconnectStatus.IN_PROGRESS).first()
+
+
+def latest_disconnect(user) -> OutlookDisconnect | None:
+    """The supplier's most recent disconnect (in progress or finished), or None."""
+    return OutlookDisconnect.objects.filter(user=user).order_by("-requested_at").first()
+
+
+def _events(n: int) -> str:
+    return f"{n} event{'s' if n != 1 else ''}"
+
+
+def disconnect_summary(record: OutlookDisconnect) -> str:
+    """Where the disconnect stands, in the supplier's words (the page and ``GET /integration`` show the same)."""
+    remove = record.choice == DisconnectChoice.REMOVE
+    if record.status == DisconnectStatus.IN_PROGRESS:
+        if not remove:
+            return f"Disconnecting… leaving {_events(record.events_kept)} in your Outlook calendar."
+        return f"Disconnecting… {record.events_removed} of {record.events_to_remove} removed."
+    if not remove:
+        return (f"Outlook is disconnected. We left {_events(record.events_kept)} in your Outlook calendar as ordinary events "
+                "and stopped syncing; nobody was emailed. Your WedSync calendar keeps all its events.")
+    text = (f"Outlook is disconnected. We removed {_events(record.events_removed)} WedSync had added to your Outlook calendar "
+            "and stopped syncing. Your own Outlook events were not touched, and your WedSync calendar keeps all its events.")
+    if record.events_not_removed:
+        text += (f" {record.problem} We couldn't remove the other {_events(record.events_not_removed)} WedSync had added: "
+                 "they are still in your Outlook calendar as ordinary events, and you can delete them there.")
+    return text

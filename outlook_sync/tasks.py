@@ -7,11 +7,12 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import subscriptions, tokens
+from . import disconnecting, subscriptions, tokens
 from .graph import calendar_api
 from .graph.client import GraphClient
 from .graph.errors import ReauthorizationRequired
-from .models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory, SyncType
+from .models import (ConnectionState, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect, OutlookNotification, OutlookSyncHistory,
+                     SyncType)
 from .sync import engine, runs
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,15 @@ def schedule_push(integration_id) -> None:
     The run counts and reads what changed only when a worker begins it, so an
     edit made after that gets a new run instead of being missed.
     """
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None).first()
+    integration = _syncable().filter(pk=integration_id).exclude(calendar_id=None).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
     _schedule_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change", countdown=0.3)
+
+
+def _syncable():
+    """Integrations that sync by themselves: switched on, authorized, not being disconnected."""
+    return OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False, connection_state=ConnectionState.CONNECTED)
 
 
 def _schedule_run(integration, *, sync_type: str, triggered_by: str, countdown: float) -> None:
@@ -86,14 +92,26 @@ def safety_net_sync() -> int:
     """Beat: an incremental sync of every healthy integration (a full one daily), in case a notification or push was lost."""
     started = 0
     day_ago = timezone.now() - dt.timedelta(days=1)
-    for integration in OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None):
+    for integration in _syncable().exclude(calendar_id=None):
         # Once a day a full read: it also finds what no delta reports (e.g. an event created and deleted between reads).
         recent_full = OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status="completed", completed_at__gte=day_ago).exists()
         run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
         if created:
             enqueue(run_sync, run.pk)
             started += 1
+    resend_unstarted_disconnects()
     return started
+
+
+#: A disconnect no worker has begun after this long had its task lost (the broker was unreachable when asked).
+DISCONNECT_RESEND_AFTER = dt.timedelta(minutes=5)
+
+
+def resend_unstarted_disconnects() -> int:
+    """Send again the task of every disconnect that no worker has begun (a second copy is harmless: it takes the run lock)."""
+    stale = OutlookDisconnect.objects.filter(status=DisconnectStatus.IN_PROGRESS, attempts=0, events_removed=0,
+                                             requested_at__lt=timezone.now() - DISCONNECT_RESEND_AFTER).values_list("id", flat=True)
+    return sum(1 for disconnect_id in stale if enqueue(disconnect_integration, disconnect_id))
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -147,7 +165,8 @@ def schedule_notification_run(integration: OutlookCalendarIntegration) -> None:
     The receiver's path: it read the integration (and whether such a run waits) to verify the notifications,
     so this reads nothing again; ``runs.open_run`` still lets a run queued meanwhile absorb this one.
     """
-    if integration.sync_enabled and not integration.needs_reauthorization and integration.calendar_id is not None:
+    if (integration.sync_enabled and not integration.needs_reauthorization and integration.calendar_id is not None
+            and integration.connection_state == ConnectionState.CONNECTED):
         _schedule_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook", countdown=0.2)
 
 
@@ -171,7 +190,7 @@ def process_notifications(integration_id: str) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def handle_lifecycle_event(integration_id: str, event: str) -> None:
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, needs_reauthorization=False).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, needs_reauthorization=False, connection_state=ConnectionState.CONNECTED).first()
     if integration is not None and subscriptions.handle_lifecycle(integration, event) == "resync":
         schedule_notification_sync(integration.pk)
 
@@ -182,6 +201,8 @@ def ensure_subscription(integration_id: str) -> str:
     integration = OutlookCalendarIntegration.objects.filter(pk=integration_id).first()
     if integration is None:
         return "gone"
+    if integration.connection_state != ConnectionState.CONNECTED:
+        return "disconnecting"  # the disconnect deletes the subscription; never make a new one
     try:
         return subscriptions.maintain(integration)
     except ReauthorizationRequired:
@@ -192,7 +213,7 @@ def ensure_subscription(integration_id: str) -> str:
 def maintain_subscriptions() -> int:
     """Beat: renew subscriptions well before they lapse, recreate missing ones."""
     count = 0
-    for integration_id in OutlookCalendarIntegration.objects.filter(needs_reauthorization=False).values_list("id", flat=True):
+    for integration_id in OutlookCalendarIntegration.objects.filter(needs_reauthorization=False, connection_state=ConnectionState.CONNECTED).values_list("id", flat=True):
         try:
             if ensure_subscription(str(integration_id)) in ("subscribed", "renewed"):
                 count += 1
@@ -200,6 +221,17 @@ def maintain_subscriptions() -> int:
             logger.exception("Subscription upkeep failed for integration %s; will retry next hour", integration_id)
     return count
 
+
+
+# --- disconnect ---
+@shared_task(acks_late=True, ignore_result=True)
+def disconnect_integration(disconnect_id: str) -> str:
+    """Carry out a disconnect the supplier asked for (:mod:`outlook_sync.disconnecting`); throttled or unreachable: again later."""
+    delay = disconnecting.advance(disconnect_id)
+    if delay is None:
+        return "finished"
+    enqueue(disconnect_integration, disconnect_id, countdown=delay)
+    return "waiting"
 
 
 @shared_task(acks_late=True, ignore_result=True)

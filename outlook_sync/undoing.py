@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import tasks
+from wedsync.api_errors import ApiError
+
+from . import disconnecting, tasks
 from .models import OutlookCalendarIntegration, OutlookSyncChange, OutlookSyncHistory
 from .sync import undo
 
 
 def start(integration: OutlookCalendarIntegration, changes: list[OutlookSyncChange]) -> tuple[OutlookSyncHistory, list[dict]]:
-    """Raises :class:`~outlook_sync.sync.undo.AlreadyUndone`."""
+    """Raises :class:`~outlook_sync.sync.undo.AlreadyUndone`; 409 ``disconnecting`` while Outlook is being disconnected."""
+    if disconnecting.is_disconnecting(integration):
+        raise ApiError("disconnecting", "Outlook is being disconnected, so there is nothing to undo in it any more.", status_code=409)
     preview = undo.describe(integration, changes)
     run, created, _ = undo.request_undo(integration, [c.pk for c in changes])
     if created:

@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
         "MappingSyncStatusEnum": ["synced", "pending", "conflict", "error"],
         "RunStatusEnum": ["queued", "in_progress", "completed", "failed", "cancelled"],
         "SyncStartStatusEnum": ["started", "queued"],
+        "DisconnectStatusEnum": "outlook_sync.models.DisconnectStatus.choices",
     },
 }
 
@@ -274,6 +275,8 @@ SYNC_BATCH_CONCURRENCY = env.int("SYNC_BATCH_CONCURRENCY", default=4)
 GRAPH_BATCH_PARALLELISM = env.int("GRAPH_BATCH_PARALLELISM", default=4)
 #: Days the change journal (what each sync changed, for undo) is kept; pruned daily by beat.
 OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS = env.int("OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS", default=30)
+#: First wait (seconds) before a disconnect that Outlook throttled or did not answer tries again; doubles per attempt, at most 600.
+DISCONNECT_RETRY_SECONDS = env.float("DISCONNECT_RETRY_SECONDS", default=30.0)
 
 CELERY_BEAT_SCHEDULE.update({
     "outlook-safety-net-sync": {"task": "outlook_sync.tasks.safety_net_sync", "schedule": SAFETY_NET_SYNC_MINUTES * 60.0},

@@ -11,7 +11,8 @@ from wedsync.api_errors import shorten
 from wedsync.api_fields import Choice, StrictBooleanField, StrictRequestSerializer
 from wedsync.events.models import EventType
 
-from ..models import SyncDirection
+from ..models import DisconnectChoice, DisconnectStatus, SyncDirection
+from ..selectors import disconnect_in_progress, disconnect_summary
 from ..sync import runs
 
 
@@ -101,9 +102,9 @@ class ContractSerializer(serializers.Serializer):
 
 
 class OutlookIntegrationSerializer(ContractSerializer):
-    """``OutlookIntegration``; ``needsReauthorization``, ``accountEmail`` and ``throttledUntil`` are WedSync additions."""
+    """``OutlookIntegration``; ``needsReauthorization``, ``accountEmail``, ``throttledUntil``, ``connectionState`` and ``disconnect`` are WedSync additions."""
 
-    optional_fields = ("calendarId", "calendarName", "lastSyncAt", "throttledUntil")
+    optional_fields = ("calendarId", "calendarName", "lastSyncAt", "throttledUntil", "disconnect")
 
     id = serializers.UUIDField()
     microsoftUserId = serializers.CharField(source="microsoft_user_id")
@@ -118,6 +119,14 @@ class OutlookIntegrationSerializer(ContractSerializer):
     needsReauthorization = serializers.BooleanField(source="needs_reauthorization")
     accountEmail = serializers.CharField(source="microsoft_account_email")
     throttledUntil = serializers.SerializerMethodField()
+    connectionState = serializers.CharField(source="connection_state", help_text="WedSync addition: `connected`, or `disconnecting` while a worker disconnects.")
+    disconnect = serializers.SerializerMethodField(help_text="WedSync addition: the disconnect's progress while `disconnecting` (as in `GET /integration`), else null.")
+
+    def get_disconnect(self, integration) -> dict | None:
+        if integration.connection_state == "connected":
+            return None
+        record = disconnect_in_progress(integration)
+        return DisconnectProgressSerializer(record).data if record is not None else None
 
     def get_throttledUntil(self, integration) -> str | None:
         """When Outlook asked us to slow down, until when (the UI says "throttled, will retry at ...")."""
@@ -517,10 +526,56 @@ class RemoveIntegrationQuerySerializer(StrictRequestSerializer):
 
 
 class RemoveIntegrationResponseSerializer(serializers.Serializer):
+    """``RemoveIntegrationResponse``, answered at once (202): a worker disconnects (see ``GET /integration``).
+
+    The spec's counts say what is done when answering: nothing yet, so ``eventsDeleted`` and
+    ``mappingsDeleted`` are 0 and ``webhookUnsubscribed`` false (the final counts are in
+    ``GET /integration``'s ``disconnect``). WedSync additions: ``disconnectState``, ``disconnectId``,
+    ``eventsToRemove`` (WedSync's copies the worker will remove; 0 when leaving them) and
+    ``eventsKept`` (the copies left in Outlook as ordinary events; 0 when removing them).
+    """
+
     success = serializers.BooleanField()
-    eventsDeleted = serializers.IntegerField()
-    mappingsDeleted = serializers.IntegerField()
-    webhookUnsubscribed = serializers.BooleanField()
+    eventsDeleted = serializers.IntegerField(help_text="Events removed from Outlook so far (0 when answering: a worker removes them).")
+    mappingsDeleted = serializers.IntegerField(help_text="Sync mappings removed so far (0 when answering).")
+    webhookUnsubscribed = serializers.BooleanField(help_text="Whether the change subscription is deleted yet (false when answering).")
+    disconnectState = Choice(choices=DisconnectStatus.choices, help_text="WedSync addition: `in_progress` until the worker has finished.")
+    disconnectId = serializers.UUIDField(help_text="WedSync addition: this disconnect.")
+    eventsToRemove = serializers.IntegerField(help_text="WedSync addition: WedSync's copies in Outlook the worker will remove.")
+    eventsKept = serializers.IntegerField(help_text="WedSync addition: WedSync's copies left in Outlook as ordinary events.")
+
+
+class DisconnectProgressSerializer(serializers.Serializer):
+    """WedSync addition: one disconnect's choice, progress ("12 of 40 removed") and outcome."""
+
+    id = serializers.UUIDField()
+    status = Choice(choices=DisconnectStatus.choices)
+    removeEvents = serializers.SerializerMethodField()
+    eventsToRemove = serializers.IntegerField(source="events_to_remove")
+    eventsRemoved = serializers.IntegerField(source="events_removed")
+    eventsKept = serializers.IntegerField(source="events_kept")
+    eventsNotRemoved = serializers.IntegerField(source="events_not_removed",
+                                                help_text="Copies still in Outlook because Microsoft no longer accepted the connection or refused the delete.")
+    mappingsDeleted = serializers.IntegerField(source="mappings_deleted")
+    webhookUnsubscribed = serializers.BooleanField(source="webhook_unsubscribed")
+    problem = serializers.CharField(help_text="Why it is waiting (\"Outlook is busy, we'll keep trying.\") or what it could not do; empty otherwise.")
+    summary = serializers.SerializerMethodField()
+    requestedAt = UtcDateTimeField(source="requested_at")
+    finishedAt = UtcDateTimeField(source="finished_at", allow_null=True)
+
+    def get_removeEvents(self, record) -> bool:
+        return record.choice == DisconnectChoice.REMOVE
+
+    def get_summary(self, record) -> str:
+        """Where it stands, in the supplier's words ("Disconnecting… 12 of 40 removed.")."""
+        return disconnect_summary(record)
+
+
+class IntegrationStateSerializer(serializers.Serializer):
+    """WedSync addition (``GET /integration``): connected, being disconnected (with progress), or disconnected."""
+
+    connectionState = Choice(choices=["connected", "disconnecting", "disconnected", "not_connected"])
+    disconnect = DisconnectProgressSerializer(allow_null=True, help_text="The disconnect under way, or the last one when not connected; else null.")
 
 
 # --- availability ---

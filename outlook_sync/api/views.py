@@ -20,6 +20,7 @@ from .serializers import (
     EventsResponseSerializer,
     ForceSyncRequestSerializer,
     ForceSyncResponseSerializer,
+    IntegrationStateSerializer,
     RemoveIntegrationQuerySerializer,
     RemoveIntegrationResponseSerializer,
     ResolveConflictRequestSerializer,
@@ -157,12 +158,25 @@ class SettingsApi(APIView):
 
 
 class IntegrationApi(APIView):
-    @extend_schema(parameters=[RemoveIntegrationQuerySerializer], responses={200: RemoveIntegrationResponseSerializer},
-                   summary="Disconnect Outlook; remove WedSync's events from it (default) or leave them as ordinary events")
+    @extend_schema(responses=IntegrationStateSerializer, summary="Connected, being disconnected (with progress), or disconnected (WedSync addition)",
+                   operation_id="calendar_outlook_integration_retrieve")
+    def get(self, request):
+        """Poll this after ``DELETE``: ``disconnect.eventsRemoved`` of ``eventsToRemove``, then the outcome once ``completed``."""
+        integration = selectors.supplier_integration(request.user)
+        if integration is not None and integration.connection_state == "connected":
+            return Response(IntegrationStateSerializer({"connectionState": "connected", "disconnect": None}).data)
+        record = selectors.disconnect_in_progress(integration) if integration is not None else selectors.latest_disconnect(request.user)
+        state = "disconnecting" if integration is not None else ("disconnected" if record is not None else "not_connected")
+        return Response(IntegrationStateSerializer({"connectionState": state, "disconnect": record}).data)
+
+    @extend_schema(parameters=[RemoveIntegrationQuerySerializer], responses={202: RemoveIntegrationResponseSerializer},
+                   summary="Disconnect Outlook in the background; remove WedSync's events from it (default) or leave them as ordinary events")
     def delete(self, request):
+        """Answers at once (202); a worker removes the copies (progress in ``GET /integration``), then forgets the integration."""
         integration = _integration(request)
         query = _validated(RemoveIntegrationQuerySerializer, request.query_params)
-        return Response(RemoveIntegrationResponseSerializer(actions.disconnect(integration, remove_events=query["removeEvents"] == "true")).data)
+        answer = actions.disconnect(integration, remove_events=query["removeEvents"] == "true")
+        return Response(RemoveIntegrationResponseSerializer(answer).data, status=202)
 
 
 class AvailabilityApi(APIView):

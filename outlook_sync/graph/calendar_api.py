@@ -6,7 +6,7 @@ not travel further than this module.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from .client import GraphClient
 from .types import GraphCalendar, GraphEvent, GraphScheduleItem, GraphUser, parse_delta_item
@@ -138,13 +138,17 @@ def delete_event(client: GraphClient, event_id: str, *, if_match: str | None) ->
     return True
 
 
-def delete_events(client: GraphClient, event_ids: list[str]) -> dict[str, bool]:
-    """Delete many through ``$batch``; per id, whether Outlook confirmed it gone (2xx or 404)."""
+def delete_events(client: GraphClient, event_ids: list[str], *, if_match: Mapping[str, str | None] | None = None) -> dict[str, bool]:
+    """Delete many through ``$batch``; per id, whether Outlook confirmed it gone (2xx or 404).
+
+    ``if_match`` gives a changeKey per id: that item is sent with ``If-Match`` (a 412 is then "not confirmed").
+    """
     from .client import BatchRequest
 
     if not event_ids:
         return {}
-    requests = [BatchRequest(id=str(n), method="DELETE", url=event_path(oid)) for n, oid in enumerate(event_ids)]
+    keys = if_match or {}
+    requests = [BatchRequest(id=str(n), method="DELETE", url=event_path(oid), headers=_if_match(keys.get(oid))) for n, oid in enumerate(event_ids)]
     answers = client.batch(requests)
     return {oid: (answers.get(r.id) is not None and (answers[r.id].status < 300 or answers[r.id].status == 404)) for r, oid in zip(requests, event_ids)}
 

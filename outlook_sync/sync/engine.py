@@ -54,6 +54,7 @@ from ..graph.errors import (
 )
 from ..graph.types import DeltaRemoved, GraphEvent
 from ..models import (
+    ConnectionState,
     MappingState,
     OutlookBusyTime,
     OutlookCalendarIntegration,
@@ -105,15 +106,17 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
     with locks.exclusive(f"sync-run:{run.integration_id}", timeout=RUN_LOCK_LEASE_SECONDS, wait=30 * 60, heartbeat=True):
         # Both read again under the lock (the run may have been widened or finished, the settings changed while
         # it waited), in one query; this integration object is the run's from here on (run.integration too).
-        run = OutlookSyncHistory.objects.select_related("integration").get(pk=run.pk)
-        integration = run.integration
+        fresh = OutlookSyncHistory.objects.select_related("integration").filter(pk=run.pk).first()
+        if fresh is None:  # the integration was disconnected (and its runs deleted) while this run waited
+            return None
+        run, integration = fresh, fresh.integration
         if run.sync_status != SyncStatus.IN_PROGRESS:
             return run
         _close_interrupted_runs(run)
         if integration.needs_reauthorization:
             return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
-        if not integration.sync_enabled or not integration.calendar_id:
-            return runs.finish(run, errors=[], cancelled=True)
+        if not integration.sync_enabled or not integration.calendar_id or integration.connection_state != ConnectionState.CONNECTED:
+            return runs.finish(run, errors=[], cancelled=True)  # a disconnect holds or held the lock: nothing may sync
         if not runs.mark_started(run):  # counts the run's work up front (runs.count_work)
             return run  # cancelled while it waited for the lock
         engine = SyncEngine(integration, run)
@@ -1040,11 +1043,6 @@ class Replan(Exception):
 def _reminder_code(minutes: int | None) -> int:
     """``reminder_applied`` column value: minutes, or -1 for reminders off."""
     return -1 if minutes is None else int(minutes)
-
-
-def delete_outlook_events(client: GraphClient, outlook_ids: list[str]) -> int:
-    """Delete events from Outlook through ``$batch``; returns how many are gone (404 counts: already gone)."""
-    return sum(1 for ok in calendar_api.delete_events(client, outlook_ids).values() if ok)
 
 
 def _send_batch(integration: OutlookCalendarIntegration, access_token: str, requests: list[BatchRequest]):

@@ -258,7 +258,9 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
     expect(page.get_by_label("Remove WedSync's events from Outlook")).to_be_checked()
     steps.shot("disconnect-confirm")
     page.get_by_role("button", name="Yes, disconnect Outlook").click()
-    expect(page.locator("#messages")).to_contain_text(f"We removed {ours} events WedSync had added to your Outlook calendar")
+    # A worker disconnects; the page polls its progress until it shows the outcome.
+    expect(page.locator("#disconnect-summary")).to_contain_text(f"We removed {ours} events WedSync had added to your Outlook calendar")
+    page.get_by_role("link", name="Connect Outlook again").click()
     expect(page.get_by_role("button", name="Connect Microsoft Outlook")).to_be_visible()
     steps.shot("disconnected")
     assert [e["subject"] for e in outlook.events(MAILBOX)] == ["Dentist"]

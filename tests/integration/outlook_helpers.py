@@ -73,3 +73,24 @@ def run_sync(api_client, *, sync_type: str = "incremental", timeout: float = 60.
 
 def outlook_events(graph, email: str = MAILBOX) -> list[dict]:
     return graph.events(email)
+
+
+def disconnect(api_client, *, remove_events: bool = True, timeout: float = 60.0) -> tuple[dict, dict]:
+    """Disconnect through the API and wait for the worker; returns ``(the DELETE's answer, the finished disconnect)``.
+
+    The DELETE answers at once (202) while the integration is ``disconnecting``; ``GET /integration`` then shows
+    the progress and, once the worker has finished, the outcome.
+    """
+    answer = api_client.delete(f"{BASE}/integration" + ("" if remove_events else "?removeEvents=false"))
+    assert answer.status_code == 202, answer.content
+    return answer.json(), wait_for_disconnect(api_client, timeout=timeout)
+
+
+def wait_for_disconnect(api_client, *, timeout: float = 60.0) -> dict:
+    """Wait until ``GET /integration`` says disconnected; returns its finished ``disconnect``."""
+
+    def finished():
+        state = api_client.get(f"{BASE}/integration").json()
+        return state["disconnect"] if state["connectionState"] == "disconnected" else None
+
+    return wait_for(finished, timeout=timeout, message="the disconnect to finish")

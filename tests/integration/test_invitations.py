@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tests.conftest import MAILBOX
-from tests.integration.outlook_helpers import BASE, connect, run_sync, wait_for_idle
+from tests.integration.outlook_helpers import BASE, connect, disconnect, run_sync, wait_for_idle
 from wedsync.events import actions as event_actions
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -71,7 +71,7 @@ def test_connect_resync_bulk_and_reconnect_mail_no_one_a_single_new_meeting_mail
     changed = api_client.put(f"{BASE}/settings", {"syncPreferences": {"eventPrefix": "Planner: ", "inviteAttendeesFor": ["venue_visit"]}})
     assert changed.status_code == 200, changed.content
     wait_for_idle(api_client)
-    assert api_client.delete(f"{BASE}/integration").status_code == 200
+    disconnect(api_client)
     prefs = connect(api_client, graph)["integration"]["syncPreferences"]
     wait_for_idle(api_client)
     assert prefs["eventPrefix"] == "Planner: " and prefs["inviteAttendeesFor"] == ["venue_visit"]

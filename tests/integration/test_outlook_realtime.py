@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
 from tests.conftest import MAILBOX, settle, wait_for
-from tests.integration.outlook_helpers import BASE, at, connect, graph_when, wait_for_idle
+from tests.integration.outlook_helpers import BASE, at, connect, disconnect, graph_when, wait_for_idle
 from tests.integration.test_outlook_sync import _create_event, _outlook_event_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -156,8 +156,8 @@ def test_turning_instant_updates_off_deletes_the_subscription_and_disconnect_uns
     wait_for(lambda: len(graph.subscriptions(MAILBOX)) == 1, message="subscribe again")
     wait_for(lambda: OutlookCalendarIntegration.objects.filter(webhook_subscription_id__isnull=False).exists())
 
-    removed = api_client.delete(f"{BASE}/integration").json()
-    assert removed["webhookUnsubscribed"] is True
+    answer, removed = disconnect(api_client)
+    assert answer["webhookUnsubscribed"] is False and removed["webhookUnsubscribed"] is True  # the worker unsubscribes
     assert graph.subscriptions(MAILBOX) == []
 
 

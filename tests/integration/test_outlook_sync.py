@@ -14,7 +14,7 @@ from django.utils import timezone
 from outlook_sync.models import OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from outlook_sync.sync import mapping
 from tests.conftest import MAILBOX, settle, wait_for
-from tests.integration.outlook_helpers import BASE, at, connect, graph_when, run_sync, wait_for_idle
+from tests.integration.outlook_helpers import BASE, at, connect, disconnect, graph_when, run_sync, wait_for_disconnect, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -257,10 +257,14 @@ def test_expired_delta_token_falls_back_to_a_full_read_without_duplicates(api_cl
 
 
 def test_disconnect_removes_exactly_our_events(api_client, graph, synced):
-    response = api_client.delete(f"{BASE}/integration")
+    answer, done = disconnect(api_client)
 
-    assert response.status_code == 200, response.content
-    assert response.json() == {"success": True, "eventsDeleted": 3, "mappingsDeleted": 3, "webhookUnsubscribed": response.json()["webhookUnsubscribed"]}
+    # The request only starts it: the spec's counts say what is done when answering (nothing), WedSync's additions what will be.
+    assert answer == {"success": True, "eventsDeleted": 0, "mappingsDeleted": 0, "webhookUnsubscribed": False, "disconnectState": "in_progress",
+                      "disconnectId": answer["disconnectId"], "eventsToRemove": 3, "eventsKept": 0}
+    assert (done["status"], done["removeEvents"], done["eventsRemoved"], done["eventsToRemove"], done["mappingsDeleted"], done["eventsKept"],
+            done["eventsNotRemoved"]) == ("completed", True, 3, 3, 3, 0, 0), done
+    assert done["id"] == answer["disconnectId"] and done["summary"].startswith("Outlook is disconnected. We removed 3 events WedSync had added")
     remaining = graph.events(MAILBOX)
     assert [e["subject"] for e in remaining] == ["Dentist"]
     assert api_client.get(f"{BASE}/sync").status_code == 404
@@ -272,10 +276,11 @@ def test_disconnect_can_leave_our_events_in_outlook_as_ordinary_events(api_clien
 
     before = content(graph.events(MAILBOX))
 
-    response = api_client.delete(f"{BASE}/integration?removeEvents=false")
+    answer, done = disconnect(api_client, remove_events=False)
 
-    assert response.status_code == 200, response.content
-    assert response.json()["eventsDeleted"] == 0 and response.json()["mappingsDeleted"] == 3
+    assert (answer["eventsDeleted"], answer["eventsToRemove"], answer["eventsKept"]) == (0, 0, 3)
+    assert (done["removeEvents"], done["eventsRemoved"], done["eventsKept"], done["mappingsDeleted"]) == (False, 0, 3, 3), done
+    assert "We left 3 events in your Outlook calendar as ordinary events" in done["summary"]
     settle(graph)
     assert content(graph.events(MAILBOX)) == before  # nothing in Outlook was written or removed
     assert graph.invitations() == []  # and nobody was mailed
@@ -296,7 +301,9 @@ def test_disconnect_with_a_bad_choice_is_refused_and_changes_nothing(api_client,
 
     assert response.status_code == 400 and response.json()["error"]["code"] == "validation_error"
     assert "removeEvents" in response.json()["error"]["details"]
+    settle(graph)
     assert api_client.get(f"{BASE}/sync").status_code == 200 and len(_ours(graph)) == 3
+    assert api_client.get(f"{BASE}/integration").json() == {"connectionState": "connected", "disconnect": None}
 
 
 def test_the_disconnect_page_offers_both_choices_and_keeping_writes_nothing(api_client, graph, synced, supplier):
@@ -310,7 +317,10 @@ def test_the_disconnect_page_offers_both_choices_and_keeping_writes_nothing(api_
 
     answer = browser.post("/calendar/outlook/disconnect/", {"events": "keep"}, follow=True)
 
-    assert "We left 3 events in your Outlook calendar as ordinary events" in answer.content.decode()
+    assert answer.redirect_chain == [("/calendar/outlook/disconnect/", 302)]
+    assert "Disconnecting… leaving 3 events in your Outlook calendar." in answer.content.decode() or "Outlook is disconnected" in answer.content.decode()
+    wait_for_disconnect(api_client)
+    assert "We left 3 events in your Outlook calendar as ordinary events" in browser.get("/calendar/outlook/disconnect/").content.decode()
     settle(graph)
     assert sorted((e["id"], e["subject"]) for e in graph.events(MAILBOX)) == before
 

@@ -1,0 +1,212 @@
+"""Disconnect, worker side: remove this integration's own copies from Outlook (or leave them), then its local data.
+
+The request (``actions.disconnect``) only marks the integration ``disconnecting``,
+records the supplier's choice in an :class:`~.models.OutlookDisconnect` and
+enqueues ``tasks.disconnect_integration``. :func:`advance` does the work:
+
+1. Under the integration's run lock (a sync that is running finishes first; one
+   that starts later sees ``disconnecting`` and is cancelled).
+2. With "remove": lists this integration's copies (mapped ones, plus every event
+   whose tag starts with this integration's id, so even copies whose mapping was
+   lost), and deletes them through ``$batch`` (20 per envelope, the Graph
+   client's mailbox slots keep it within Outlook's 4 concurrent requests) with
+   ``If-Match`` on the changeKey just read. A copy Outlook did not confirm (412:
+   changed meanwhile, or an item that failed) is read again and deleted with its
+   new changeKey; 404 counts as gone. After every batch the progress
+   (``events_removed`` of ``events_to_remove``) is saved and the removed copies'
+   mappings are forgotten, so a retry resumes where it stopped and never counts
+   twice. Nothing else is touched: not the supplier's own events, not events
+   tagged by another integration.
+3. Deletes the change subscription, then (one transaction) keeps the settings for
+   a reconnect and deletes the mappings and the integration.
+
+Failures, decided here and documented in README ("Disconnecting"):
+
+- Outlook throttled or unreachable (any retryable Graph error, or its mailbox
+  slots stayed taken): nothing is lost, the progress stays, the supplier reads
+  "Outlook is busy, we'll keep trying." and :func:`advance` returns when to try
+  again (``Retry-After``, at least ``DISCONNECT_RETRY_SECONDS``, at most 600 s).
+- Microsoft no longer accepts the connection (refresh token revoked or expired)
+  or refuses outright (e.g. 403): the copies cannot be removed, and waiting will
+  not change that. The local disconnect finishes anyway, and the outcome says how
+  many copies are still in Outlook (``events_not_removed``) in words.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import locks, subscriptions
+from .graph import calendar_api
+from .graph.client import BATCH_LIMIT, GraphClient
+from .graph.errors import GraphError, NotFoundError, ReauthorizationRequired, ThrottledError
+from .models import (ConnectionState, DisconnectChoice, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect,
+                     OutlookEventMapping, OutlookSavedSettings)
+from .sync import mapping
+
+logger = logging.getLogger(__name__)
+
+#: Never wait longer than this between two attempts (below the broker's visibility timeout, 900 s).
+MAX_RETRY_SECONDS = 600
+#: How long the worker waits for a running sync of the integration to finish before trying again later.
+RUN_LOCK_WAIT_SECONDS = 120
+
+BUSY = "Outlook is busy, we'll keep trying."
+UNREACHABLE = "We can't reach Outlook just now, we'll keep trying."
+
+
+def retry_delay(error: GraphError | None, attempts: int) -> float:
+    """Seconds until the next attempt: Outlook's ``Retry-After`` when it gave one, else a doubling wait."""
+    base = float(settings.DISCONNECT_RETRY_SECONDS)
+    wait = max(base * 2 ** max(attempts - 1, 0), float(getattr(error, "retry_after", None) or 0))
+    return min(wait, MAX_RETRY_SECONDS)
+
+
+def advance(disconnect_id) -> float | None:
+    """Carry one disconnect as far as it goes. Returns ``None`` when it is finished, else seconds to wait before trying again."""
+    record = OutlookDisconnect.objects.select_related("integration").filter(pk=disconnect_id).first()
+    if record is None or record.status == DisconnectStatus.COMPLETED:
+        return None
+    integration = record.integration
+    if integration is None:  # gone already (a redelivered task after the last step)
+        _mark_finished(record)
+        return None
+    try:
+        with locks.exclusive(f"sync-run:{integration.pk}", timeout=30, wait=RUN_LOCK_WAIT_SECONDS, heartbeat=True):
+            integration.refresh_from_db()
+            _remove_and_forget(record, integration)
+        return None
+    except locks.LockTimeout as exc:
+        return _wait(record, BUSY, exc, None)
+    except ReauthorizationRequired:
+        logger.info("Disconnect %s: Microsoft no longer accepts integration %s; finishing locally", record.pk, integration.pk)
+        _finish_without_outlook(record, integration)
+        return None
+    except GraphError as exc:
+        if exc.retryable:
+            return _wait(record, BUSY if isinstance(exc, ThrottledError) else UNREACHABLE, exc, exc)
+        logger.warning("Disconnect %s: Outlook refused (%s %s); finishing locally", record.pk, exc.status, exc.code or type(exc).__name__)
+        _finish_without_outlook(record, integration, refused=True)
+        return None
+
+
+def _wait(record: OutlookDisconnect, words: str, exc: Exception, error: GraphError | None) -> float:
+    attempts = record.attempts + 1
+    OutlookDisconnect.objects.filter(pk=record.pk).update(problem=words, attempts=attempts)
+    delay = retry_delay(error, attempts)
+    logger.info("Disconnect %s waits %.0f s (attempt %d): %s", record.pk, delay, attempts, type(exc).__name__)
+    return delay
+
+
+def _remove_and_forget(record: OutlookDisconnect, integration: OutlookCalendarIntegration) -> None:
+    if integration.needs_reauthorization:
+        _finish_without_outlook(record, integration)
+        return
+    client = GraphClient.for_integration(integration)
+    if record.choice == DisconnectChoice.REMOVE:
+        _remove_copies(record, integration, client)
+    if integration.webhook_subscription_id:
+        record.webhook_unsubscribed = subscriptions.unsubscribe(client, integration)
+    record.problem = ""
+    _forget(record, integration)
+
+
+def our_copies(client: GraphClient, integration: OutlookCalendarIntegration) -> dict[str, str | None]:
+    """This integration's copies in Outlook, by id, with the changeKey just read (None for a mapped copy not listed)."""
+    calendar_ids = set(integration.mappings.values_list("outlook_calendar_id", flat=True)) | ({integration.calendar_id} - {None})
+    found: dict[str, str | None] = dict.fromkeys(integration.mappings.values_list("outlook_event_id", flat=True))
+    for calendar_id in sorted(calendar_ids):
+        for event in calendar_api.tagged_events(client, calendar_id, mapping.TAG_PROPERTY_ID, value_prefix=f"{integration.pk}:"):
+            found[event.id] = event.change_key
+    return found
+
+
+def _remove_copies(record: OutlookDisconnect, integration: OutlookCalendarIntegration, client: GraphClient) -> None:
+    copies = our_copies(client, integration)
+    record.events_to_remove = record.events_removed + len(copies)
+    record.save(update_fields=["events_to_remove"])
+    ids = sorted(copies)
+    for start in range(0, len(ids), BATCH_LIMIT):
+        chunk = ids[start:start + BATCH_LIMIT]
+        confirmed = calendar_api.delete_events(client, chunk, if_match=copies)
+        gone = [oid for oid in chunk if confirmed.get(oid)]
+        refused: list[str] = []
+        try:
+            for oid in chunk:
+                if not confirmed.get(oid):
+                    (gone if _delete_after_rereading(client, oid) else refused).append(oid)
+        finally:  # also when Outlook stopped answering midway: what is gone is counted, and the retry resumes after it
+            record.mappings_deleted += _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
+            record.events_removed += len(gone)
+            record.events_not_removed += len(refused)
+            record.problem = ""  # Outlook answered again (a wait that follows says so anew)
+            record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted", "problem"])
+
+
+def _delete_mappings(rows) -> int:
+    """Delete these mapping rows; how many there were."""
+    _, per_model = rows.delete()
+    return per_model.get(OutlookEventMapping._meta.label, 0)
+
+
+def _delete_after_rereading(client: GraphClient, outlook_id: str) -> bool:
+    """A copy the batch did not confirm: read it again, delete it with the changeKey just read. False: Outlook refused it."""
+    try:
+        current = calendar_api.get_event(client, outlook_id)
+        return calendar_api.delete_event(client, outlook_id, if_match=current.change_key)
+    except NotFoundError:
+        return True
+    except GraphError as exc:
+        if exc.retryable or isinstance(exc, ReauthorizationRequired):
+            raise
+        logger.warning("Disconnect: Outlook refused to remove one copy (%s %s)", exc.status, exc.code or type(exc).__name__)
+        return False
+
+
+def _finish_without_outlook(record: OutlookDisconnect, integration: OutlookCalendarIntegration, *, refused: bool = False) -> None:
+    """Microsoft no longer accepts the connection: forget locally; the copies not removed are still in Outlook, and the outcome says so."""
+    if record.choice == DisconnectChoice.REMOVE:
+        # What was listed and not handled, or (never listed) the mapped copies still there.
+        left = max(record.events_to_remove - record.events_removed - record.events_not_removed, integration.mappings.count() - record.events_not_removed, 0)
+        record.events_not_removed += left
+        record.events_to_remove = record.events_removed + record.events_not_removed
+    record.problem = ("Outlook refused to let WedSync remove its events." if refused
+                      else "Microsoft no longer accepts WedSync's connection to your Outlook calendar.")
+    _forget(record, integration)
+
+
+def _forget(record: OutlookDisconnect, integration: OutlookCalendarIntegration) -> None:
+    """Keep the settings for a reconnect, delete the mappings and the integration, record the outcome (one transaction)."""
+    with transaction.atomic():
+        # Lock the row first: a run or notification recorded concurrently (its insert needs a key-share lock on
+        # this row) waits for the delete and then finds the integration gone, instead of failing this commit.
+        OutlookCalendarIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+        save_settings(integration)
+        record.mappings_deleted += _delete_mappings(integration.mappings.all())
+        integration.delete()
+        record.integration = None  # the row is gone (the foreign key is SET_NULL); the record keeps the outcome
+        record.status, record.finished_at = DisconnectStatus.COMPLETED, timezone.now()
+        record.save()
+    logger.info("Integration %s disconnected (%s): %d of %d copies removed, %d kept, %d not removed", integration.pk, record.choice,
+                record.events_removed, record.events_to_remove, record.events_kept, record.events_not_removed)
+
+
+def _mark_finished(record: OutlookDisconnect) -> None:
+    record.status, record.finished_at = DisconnectStatus.COMPLETED, timezone.now()
+    record.save(update_fields=["status", "finished_at"])
+
+
+def save_settings(integration: OutlookCalendarIntegration) -> None:
+    """Keep the supplier's sync settings: reconnecting restores them (``actions.complete_connect``)."""
+    OutlookSavedSettings.objects.update_or_create(user=integration.user, defaults={
+        "sync_preferences": integration.sync_preferences or {}, "sync_direction": integration.sync_direction,
+        "webhook_enabled": integration.webhook_enabled, "default_conflict_rules": integration.default_conflict_rules or {},
+        "saved_at": timezone.now(),
+    })
+
+
+def is_disconnecting(integration: OutlookCalendarIntegration) -> bool:
+    return integration.connection_state == ConnectionState.DISCONNECTING
