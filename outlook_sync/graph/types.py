@@ -175,9 +175,11 @@ class ChangeNotification:
 
     @classmethod
     def from_json(cls, data: dict) -> ChangeNotification:
+        """Any JSON object reads (the body is untrusted until its clientState is checked): odd values become text."""
+        resource = data.get("resourceData")
         return cls(
             subscription_id=str(data.get("subscriptionId", "")), client_state=str(data.get("clientState", "")),
-            change_type=str(data.get("changeType", "")), event_id=str((data.get("resourceData") or {}).get("id", "")),
+            change_type=str(data.get("changeType", "")), event_id=str(resource.get("id", "")) if isinstance(resource, dict) else "",
             lifecycle_event=str(data.get("lifecycleEvent", "")),
         )
 
