@@ -87,33 +87,33 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
     (409 ``account_in_use``; also a database constraint).
     """
     flow = _take_flow(session, user, auth_response.get("state"))
-    token_set = oauth.redeem_code(flow, auth_response)
-    client = GraphClient.with_token(token_set.microsoft_user_id or "connecting", token_set.access_token, slots=locks.mailbox_slots)
+    tokens = oauth.redeem_code(flow, auth_response)
+    client = GraphClient.with_token(tokens.microsoft_user_id or "connecting", tokens.access_token, slots=locks.mailbox_slots)
     try:
         account = calendar_api.me(client)
         calendars = calendar_api.list_calendars(client)
     except GraphError as exc:
         logger.warning("Reading the new Outlook account failed: %s %s", exc.status, exc.code)
         raise ActionError("microsoft_unavailable", "We signed you in but couldn't read your Outlook calendars. Please try again.", status_code=502) from None
-    microsoft_user_id = token_set.microsoft_user_id or account.id
+    microsoft_user_id = tokens.microsoft_user_id or account.id
     default = next((c for c in calendars if c.is_default), calendars[0] if calendars else None)
     with transaction.atomic():
         integration = OutlookCalendarIntegration.objects.select_for_update().filter(user=user).first()
-        tenant_id = token_set.tenant_id or (integration.tenant_id if integration is not None else "")
+        tenant_id = tokens.tenant_id or (integration.tenant_id if integration is not None else "")
         _refuse_account_linked_elsewhere(user, tenant_id, microsoft_user_id)
         if integration is not None and integration.microsoft_user_id != microsoft_user_id:
             raise ActionError(
                 "already_connected",
                 f"WedSync is already connected to Outlook as {integration.microsoft_account_email or 'another account'}. Disconnect it first to connect a different account.",
-                status=409,
+                status_code=409,
             )
         if integration is None:
             integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
             _restore_saved_settings(integration)
         integration.tenant_id = tenant_id
         integration.microsoft_user_id = microsoft_user_id
-        integration.microsoft_account_email = token_set.username or account.email
-        integration.set_tokens(access_token=token_set.access_token, refresh_token=token_set.refresh_token, expires_at=token_set.expires_at)
+        integration.microsoft_account_email = tokens.username or account.email
+        integration.set_tokens(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_at=tokens.expires_at)
         integration.needs_reauthorization = False
         integration.reauthorization_reason = ""
         if not integration.calendar_id and default is not None:
