@@ -16,7 +16,7 @@ from wedsync.api_errors import ApiError
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-from . import disconnecting, selectors, tasks
+from . import disconnecting, locks, selectors, tasks, tokens, wording
 from .graph import calendar_api, oauth
 from .graph.client import GraphClient
 from .graph.errors import GraphError, OAuthError
@@ -41,7 +41,7 @@ ACCOUNT_IN_USE_MESSAGE = "This Microsoft account is already connected to another
 
 def _connect_error(exc: OAuthError) -> ActionError:
     """A sign-in failure in the API's error shape (pages and API views never see Graph's error types)."""
-    return ActionError(exc.code, exc.user_message, status_code=exc.status)
+    return ActionError(exc.code, wording.sign_in_message(exc), status_code=exc.status)
 
 
 def start_connect(session, user, *, login_hint: str | None = None) -> dict:
@@ -63,9 +63,9 @@ def _take_flow(session, user, state: str) -> dict:
     entry = flows.pop(state, None) if isinstance(state, str) else None
     session[_SESSION_FLOWS] = flows
     if entry is None or entry["user_id"] != user.pk:
-        raise OAuthError("invalid_state", "This sign-in link is no longer valid. Please click Connect Outlook again.")
+        raise ActionError("invalid_state", "This sign-in link is no longer valid. Please click Connect Outlook again.", status_code=400)
     if time.time() - entry["created"] > AUTH_FLOW_TTL_SECONDS:
-        raise OAuthError("expired_state", "The Microsoft sign-in took too long. Please click Connect Outlook again.")
+        raise ActionError("expired_state", "The Microsoft sign-in took too long. Please click Connect Outlook again.", status_code=400)
     return entry["flow"]
 
 
@@ -90,13 +90,13 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
     """
     flow = _take_flow(session, user, auth_response.get("state"))
     tokens = oauth.redeem_code(flow, auth_response)
-    client = GraphClient.with_token(tokens.microsoft_user_id or "connecting", tokens.access_token)
+    client = GraphClient.with_token(tokens.microsoft_user_id or "connecting", tokens.access_token, slots=locks.mailbox_slots)
     try:
         account = calendar_api.me(client)
         calendars = calendar_api.list_calendars(client)
     except GraphError as exc:
         logger.warning("Reading the new Outlook account failed: %s %s", exc.status, exc.code)
-        raise OAuthError("microsoft_unavailable", "We signed you in but couldn't read your Outlook calendars. Please try again.", status=502) from None
+        raise ActionError("microsoft_unavailable", "We signed you in but couldn't read your Outlook calendars. Please try again.", status_code=502) from None
     microsoft_user_id = tokens.microsoft_user_id or account.id
     default = next((c for c in calendars if c.is_default), calendars[0] if calendars else None)
     with transaction.atomic():
@@ -105,10 +105,10 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
         tenant_id = tokens.tenant_id or (integration.tenant_id if integration is not None else "")
         _refuse_account_linked_elsewhere(user, tenant_id, microsoft_user_id)
         if integration is not None and integration.microsoft_user_id != microsoft_user_id:
-            raise OAuthError(
+            raise ActionError(
                 "already_connected",
                 f"WedSync is already connected to Outlook as {integration.microsoft_account_email or 'another account'}. Disconnect it first to connect a different account.",
-                status=409,
+                status_code=409,
             )
         if integration is None:
             integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
@@ -121,7 +121,7 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
         integration.reauthorization_reason = ""
         if not integration.calendar_id and default is not None:
             integration.calendar_id, integration.calendar_name = default.id, default.name
-        integration.calendar_list, integration.calendar_list_at = [c.to_contract() for c in calendars], timezone.now()
+        integration.calendar_list, integration.calendar_list_at = [wording.calendar_contract(c) for c in calendars], timezone.now()
         try:
             with transaction.atomic():
                 integration.save()
@@ -143,8 +143,8 @@ def _restore_saved_settings(integration: OutlookCalendarIntegration) -> None:
     integration.default_conflict_rules = saved.default_conflict_rules
 
 
-def _account_in_use() -> OAuthError:
-    return OAuthError("account_in_use", ACCOUNT_IN_USE_MESSAGE, status=409)
+def _account_in_use() -> ActionError:
+    return ActionError("account_in_use", ACCOUNT_IN_USE_MESSAGE, status_code=409)
 
 
 def _refuse_account_linked_elsewhere(user, tenant_id: str, microsoft_user_id: str) -> None:
@@ -367,9 +367,10 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
 
 def _graph_call(integration, fn):
     try:
-        return fn(GraphClient.for_integration(integration))
+        return fn(tokens.graph_client(integration))
     except GraphError as exc:
-        raise ActionError(exc.error_code, exc.user_message, status_code=409 if exc.error_code == "needs_reconnect" else 502) from None
+        code = wording.error_code(exc)
+        raise ActionError(code, wording.user_message(exc), status_code=409 if code == "needs_reconnect" else 502) from None
 
 
 #: The cached calendar list is refreshed by the worker when older than this.
@@ -389,12 +390,12 @@ def account_calendars(integration: OutlookCalendarIntegration, *, live: bool = F
     if age is None or age > CALENDAR_LIST_MAX_AGE:
         integration_id = str(integration.pk)
         transaction.on_commit(lambda: tasks.enqueue(tasks.refresh_calendar_list, integration_id))
-    return [GraphCalendar.from_contract(c) for c in integration.calendar_list or []]
+    return [wording.calendar_from_contract(c) for c in integration.calendar_list or []]
 
 
 def store_calendar_list(integration: OutlookCalendarIntegration, calendars) -> None:
     now = timezone.now()
-    integration.calendar_list, integration.calendar_list_at = [c.to_contract() for c in calendars], now
+    integration.calendar_list, integration.calendar_list_at = [wording.calendar_contract(c) for c in calendars], now
     OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(calendar_list=integration.calendar_list, calendar_list_at=now)
 
 

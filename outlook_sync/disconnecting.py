@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import locks, subscriptions
+from . import locks, subscriptions, tokens
 from .graph import calendar_api
 from .graph.client import BATCH_LIMIT, GraphClient
 from .graph.errors import GraphError, NotFoundError, ReauthorizationRequired, ThrottledError
@@ -105,7 +105,7 @@ def _remove_and_forget(record: OutlookDisconnect, integration: OutlookCalendarIn
     if integration.needs_reauthorization:
         _finish_without_outlook(record, integration)
         return
-    client = GraphClient.for_integration(integration)
+    client = tokens.graph_client(integration)
     if record.choice == DisconnectChoice.REMOVE:
         _remove_copies(record, integration, client)
     if integration.webhook_subscription_id:

@@ -36,8 +36,11 @@ return 0
 """
 
 
-class LockTimeout(Exception):
-    """Could not get a lock in time (another process holds it for too long)."""
+class LockTimeout(TimeoutError):
+    """Could not get a lock in time (another process holds it for too long).
+
+    A :class:`TimeoutError`, as the Graph client's ``slots`` contract asks (:func:`mailbox_slots`).
+    """
 
 
 @lru_cache(maxsize=1)
@@ -118,6 +121,32 @@ def _renew(lock, timeout: float, stop: threading.Event) -> None:
 
 _local_slots: dict[str, threading.BoundedSemaphore] = {}
 _local_slots_guard = threading.Lock()
+
+
+def mailbox_slots(mailbox: str, weight: int = 1):
+    """Hold ``weight`` of the mailbox's request slots (the Graph client's ``slots``): a ``$batch`` counts as the operations
+    Outlook runs at once.
+
+    Outlook runs up to ``GRAPH_BATCH_PARALLELISM`` (4) items of one batch in
+    parallel and they count against the mailbox's 4 concurrent requests, so a
+    batch holds that many slots (at most :data:`MAILBOX_CONCURRENCY`); 4 batches
+    in flight would be 16 operations. Multi-slot holders take them one at a time
+    behind a gate, so two of them never deadlock holding half each. Raises
+    :class:`LockTimeout` when the slots stay taken.
+    """
+    weight = min(weight, MAILBOX_CONCURRENCY)
+    if weight <= 1:
+        return mailbox_slot(mailbox)
+    stack = contextlib.ExitStack()
+    try:
+        # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
+        with exclusive(f"graph-batch-gate:{mailbox}", timeout=SLOT_LEASE_SECONDS, wait=300, heartbeat=True):
+            for _ in range(weight):
+                stack.enter_context(mailbox_slot(mailbox))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
 
 
 @contextlib.contextmanager

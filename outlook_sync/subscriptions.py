@@ -14,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from . import tokens
 from .graph import subscriptions as graph_subscriptions
 from .graph.client import GraphClient
 from .graph.errors import NotFoundError
@@ -75,7 +76,7 @@ def unsubscribe(client: GraphClient, integration: OutlookCalendarIntegration) ->
 
 def maintain(integration: OutlookCalendarIntegration) -> str:
     """Bring the subscription in line with the settings; returns what was done (for logs and tests)."""
-    client = GraphClient.for_integration(integration)
+    client = tokens.graph_client(integration)
     if not can_subscribe(integration):
         if integration.webhook_subscription_id and not integration.needs_reauthorization:
             unsubscribe(client, integration)
@@ -92,7 +93,7 @@ def maintain(integration: OutlookCalendarIntegration) -> str:
 
 def handle_lifecycle(integration: OutlookCalendarIntegration, event: str) -> str:
     """Act on a lifecycle event: renew, recreate, or ``"resync"`` (the task then runs an incremental sync)."""
-    client = GraphClient.for_integration(integration)
+    client = tokens.graph_client(integration)
     if event == "reauthorizationRequired":
         if integration.webhook_subscription_id:
             try:

@@ -7,9 +7,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import disconnecting, subscriptions, tokens
+from . import disconnecting, subscriptions, tokens, wording
 from .graph import calendar_api
-from .graph.client import GraphClient
 from .graph.errors import ReauthorizationRequired
 from .models import (ConnectionState, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect, OutlookNotification, OutlookSyncHistory,
                      SyncType)
@@ -136,11 +135,11 @@ def refresh_calendar_list(integration_id: str) -> int:
     if integration is None:
         return 0
     try:
-        calendars = calendar_api.list_calendars(GraphClient.for_integration(integration))
+        calendars = calendar_api.list_calendars(tokens.graph_client(integration))
     except ReauthorizationRequired:
         return 0
     now = timezone.now()
-    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(calendar_list=[c.to_contract() for c in calendars], calendar_list_at=now)
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(calendar_list=[wording.calendar_contract(c) for c in calendars], calendar_list_at=now)
     return len(calendars)
 
 

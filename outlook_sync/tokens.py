@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import locks
 from .graph import oauth
+from .graph.client import GraphClient
 from .graph.errors import IdentityUnavailable, ReauthorizationRequired
 from .models import OutlookCalendarIntegration
 
@@ -58,8 +59,18 @@ def current_token(integration_id, *, force_refresh: bool = False, margin: dt.tim
         raise IdentityUnavailable("token refresh lock busy", code="refresh_busy") from None
 
 
+def graph_client(integration: OutlookCalendarIntegration, **kwargs) -> GraphClient:
+    """A Graph client for a stored integration: tokens come from (and are refreshed into) the database, and the
+    mailbox's request slots are shared by every process (:func:`outlook_sync.locks.mailbox_slots`).
+
+    The token is read once (from ``integration`` itself while it is fresh) and kept, not read per request
+    (:class:`TokenSource`).
+    """
+    return GraphClient(integration.microsoft_user_id, TokenSource(integration), slots=locks.mailbox_slots, **kwargs)
+
+
 class TokenSource:
-    """The token provider of one Graph client (``GraphClient.for_integration``): no database read per request.
+    """The token provider of one Graph client (:func:`graph_client`): no database read per request.
 
     The access token held by the integration as the caller loaded it is used while it is fresh (the first
     request reads nothing); after that it comes from :func:`current_token` and is kept while it stays fresh.

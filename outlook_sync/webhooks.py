@@ -12,7 +12,6 @@ Subscriptions (create, renew, delete) are the worker's: :mod:`outlook_sync.subsc
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_POST
 from wedsync.api_errors import error_body
 
 from . import tasks
+from .graph.types import ChangeNotification, parse_notifications
 from .models import OutlookCalendarIntegration, OutlookNotification
 from .sync import runs
 
@@ -44,32 +44,24 @@ def _validation_answer(request: HttpRequest) -> HttpResponse | None:
     return HttpResponse(token, content_type="text/plain; charset=utf-8", status=200)
 
 
-def _notifications(request: HttpRequest) -> list[dict] | None:
+def _notifications(request: HttpRequest) -> list[ChangeNotification] | None:
     if len(request.body) > MAX_BODY_BYTES:
         return None
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    items = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        return None
-    return items
+    return parse_notifications(request.body)
 
 
-def _verified(items: list[dict], integrations=None) -> list[tuple[OutlookCalendarIntegration, dict]]:
+def _verified(items: list[ChangeNotification], integrations=None) -> list[tuple[OutlookCalendarIntegration, ChangeNotification]]:
     """Notifications whose subscription we know and whose clientState matches it (constant-time compare).
 
     ``integrations``: the queryset to look the subscriptions up in (one query for the whole batch).
     """
-    ids = {str(item.get("subscriptionId", "")) for item in items}
+    ids = {item.subscription_id for item in items}
     integrations = OutlookCalendarIntegration.objects.all() if integrations is None else integrations
     integrations = {i.webhook_subscription_id: i for i in integrations.filter(webhook_subscription_id__in=ids)}
     accepted = []
     for item in items:
-        integration = integrations.get(str(item.get("subscriptionId", "")))
-        client_state = str(item.get("clientState", ""))
-        if integration is None or not hmac.compare_digest(client_state.encode(), integration.webhook_client_state.encode()):
+        integration = integrations.get(item.subscription_id)
+        if integration is None or not hmac.compare_digest(item.client_state.encode(), integration.webhook_client_state.encode()):
             continue
         accepted.append((integration, item))
     return accepted
@@ -104,7 +96,7 @@ def _refused(rejected: int) -> JsonResponse:
     return JsonResponse(error_body("invalid_notification", "Unknown subscription or wrong client state."), status=403)
 
 
-def _checked(request: HttpRequest, integrations=None) -> HttpResponse | list[tuple[OutlookCalendarIntegration, dict]]:
+def _checked(request: HttpRequest, integrations=None) -> HttpResponse | list[tuple[OutlookCalendarIntegration, ChangeNotification]]:
     """The validation answer, a refusal, or the notifications that passed verification."""
     answer = _validation_answer(request)
     if answer is not None:
@@ -153,8 +145,8 @@ def receive_notifications(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         OutlookNotification.objects.bulk_create([
             OutlookNotification(
-                integration=integration, subscription_id=str(item.get("subscriptionId")), change_type=str(item.get("changeType", ""))[:32],
-                outlook_event_id=str((item.get("resourceData") or {}).get("id", ""))[:255], received_at=arrived,
+                integration=integration, subscription_id=item.subscription_id, change_type=item.change_type[:32],
+                outlook_event_id=item.event_id[:255], received_at=arrived,
             )
             for integration, item in accepted
         ])
@@ -173,8 +165,8 @@ def receive_lifecycle(request: HttpRequest) -> HttpResponse:
         return accepted
     with transaction.atomic():
         for integration, item in accepted:
-            event = str(item.get("lifecycleEvent", ""))[:64]
-            OutlookNotification.objects.create(integration=integration, subscription_id=str(item.get("subscriptionId")), lifecycle_event=event)
+            event = item.lifecycle_event[:64]
+            OutlookNotification.objects.create(integration=integration, subscription_id=item.subscription_id, lifecycle_event=event)
             integration_id = integration.pk
             transaction.on_commit(lambda i=integration_id, e=event: tasks.enqueue(tasks.handle_lifecycle_event, i, e))
     return HttpResponse(status=202)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from wedsync.api_errors import ApiError
 
-from .. import actions, selectors
+from .. import actions, selectors, wording
 from ..models import OutlookCalendarIntegration
 from ..sync import runs
 from ..sync.engine import as_uuid
@@ -49,7 +49,7 @@ class OutlookAuthCallbackApi(APIView):
         payload = OutlookCallbackRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         integration, calendars = actions.complete_connect(request.session, request.user, dict(payload.validated_data))
-        return Response(OutlookCallbackResponseSerializer({"success": True, "integration": integration, "calendars": [c.to_contract() for c in calendars]}).data)
+        return Response(OutlookCallbackResponseSerializer({"success": True, "integration": integration, "calendars": [wording.calendar_contract(c) for c in calendars]}).data)
 
 
 def _integration(request) -> OutlookCalendarIntegration:

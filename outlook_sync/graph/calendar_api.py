@@ -6,10 +6,12 @@ not travel further than this module.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
-from .client import GraphClient
-from .types import GraphCalendar, GraphEvent, GraphScheduleItem, GraphUser, parse_delta_item
+from .client import BatchRequest, GraphClient
+from .errors import GraphError, NotFoundError
+from .types import EventUpdate, GraphCalendar, GraphEvent, GraphScheduleItem, GraphUser, NewEvent, parse_delta_item
+from .wire import event_json, new_event_json
 
 _CALENDAR_FIELDS = "id,name,color,isDefaultCalendar,canEdit,owner"
 
@@ -116,21 +118,34 @@ def _if_match(change_key: str | None) -> dict:
     return {"If-Match": f'W/"{change_key}"'} if change_key else {}
 
 
-def create_event(client: GraphClient, calendar_id: str, payload: dict) -> GraphEvent:
-    """POST one event (``payload`` from :mod:`outlook_sync.sync.mapping`, with its ``transactionId``)."""
-    return GraphEvent.from_json(client.post(calendar_events_path(calendar_id), json=payload, headers=READ_HEADERS).body)
+def create_event(client: GraphClient, calendar_id: str, event: NewEvent) -> GraphEvent:
+    """POST one event with its ``transactionId``; the created (or, for a repeated id, the existing) event."""
+    return GraphEvent.from_json(client.post(calendar_events_path(calendar_id), json=new_event_json(event), headers=READ_HEADERS).body)
 
 
-def update_event(client: GraphClient, event_id: str, changes: dict, *, if_match: str | None) -> GraphEvent | None:
+def create_events(client: GraphClient, calendar_id: str, events: Sequence[NewEvent]) -> list[GraphEvent | GraphError]:
+    """POST many through ``$batch``; per event, in order, the created event or the typed error Outlook answered."""
+    path = calendar_events_path(calendar_id)
+    requests = [BatchRequest(id=str(n), method="POST", url=path, headers=READ_HEADERS, body=new_event_json(event)) for n, event in enumerate(events)]
+    answers = client.batch(requests) if requests else {}
+    results: list[GraphEvent | GraphError] = []
+    for request in requests:
+        answer = answers.get(request.id)
+        if answer is None or answer.status >= 300:
+            results.append(GraphError.from_parts(answer.status if answer else 503, answer.headers if answer else {}, answer.body if answer else None))
+        else:
+            results.append(GraphEvent.from_json(answer.body))
+    return results
+
+
+def update_event(client: GraphClient, update: EventUpdate) -> GraphEvent | None:
     """PATCH with ``If-Match`` (412 -> :class:`~.errors.PreconditionFailedError`, 404 -> NotFoundError); the updated event."""
-    response = client.patch(event_path(event_id), json=changes, headers={**READ_HEADERS, **_if_match(if_match)})
+    response = client.patch(event_path(update.event_id), json=event_json(update.fields), headers={**READ_HEADERS, **_if_match(update.if_match)})
     return GraphEvent.from_json(response.body) if response.body else None
 
 
 def delete_event(client: GraphClient, event_id: str, *, if_match: str | None) -> bool:
     """DELETE with ``If-Match``. True when the event is gone (404 counts); 412 raises PreconditionFailedError."""
-    from .errors import NotFoundError
-
     try:
         client.delete(event_path(event_id), headers=_if_match(if_match))
     except NotFoundError:
@@ -138,13 +153,11 @@ def delete_event(client: GraphClient, event_id: str, *, if_match: str | None) ->
     return True
 
 
-def delete_events(client: GraphClient, event_ids: list[str], *, if_match: Mapping[str, str | None] | None = None) -> dict[str, bool]:
+def delete_events(client: GraphClient, event_ids: Sequence[str], *, if_match: Mapping[str, str | None] | None = None) -> dict[str, bool]:
     """Delete many through ``$batch``; per id, whether Outlook confirmed it gone (2xx or 404).
 
     ``if_match`` gives a changeKey per id: that item is sent with ``If-Match`` (a 412 is then "not confirmed").
     """
-    from .client import BatchRequest
-
     if not event_ids:
         return {}
     keys = if_match or {}

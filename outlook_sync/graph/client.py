@@ -1,9 +1,11 @@
 """The only code that sends HTTP requests to Microsoft Graph.
 
 :meth:`GraphClient.request` is the one request function: base URL from
-settings, a bearer token from :mod:`outlook_sync.tokens` (refreshed once on a
-401) attached only to https URLs whose scheme, host and port are
-``GRAPH_BASE_URL``'s (any other link is refused as :class:`~.errors.ForeignUrlError`), at most 4 requests in flight per mailbox (:func:`outlook_sync.locks.mailbox_slot`),
+settings, a bearer token from the client's token provider (:mod:`outlook_sync.tokens`
+gives one; refreshed after a 401) attached only to https URLs whose scheme, host and port are
+``GRAPH_BASE_URL``'s (any other link is refused as :class:`~.errors.ForeignUrlError`), the mailbox's
+request slots held while a request is in flight (the client's ``slots``: :func:`outlook_sync.locks.mailbox_slots`
+allows at most 4 per mailbox; slots that stay taken become :class:`~.errors.MailboxBusy`),
 retries that honour ``Retry-After`` (fractional seconds too) for 429/503/504
 and connection failures, and typed errors from :mod:`.errors`. A POST is
 retried after a connection failure only when it carries a ``transactionId``
@@ -27,8 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
-from .. import locks, tokens
-from .errors import ForeignUrlError, GraphConnectionError, GraphError, UnauthorizedError
+from .errors import ForeignUrlError, GraphConnectionError, GraphError, MailboxBusy, UnauthorizedError
 from .oauth import http_session
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class BatchRequest:
 TokenProvider = Callable[[bool], str]
 
 
+#: Holds ``weight`` of the mailbox's request slots while a request is in flight (a context manager); raises
+#: :class:`TimeoutError` when they stay taken. ``$batch`` requests ask for as many slots as Outlook runs items at once.
+RequestSlots = Callable[[str, int], contextlib.AbstractContextManager]
+
 #: Token refreshes one request may ask for after a 401 (see ``GraphClient.request``).
 MAX_TOKEN_REFRESHES = 2
 
@@ -99,24 +104,17 @@ MAX_TOKEN_REFRESHES = 2
 class GraphClient:
     """Graph as seen by one mailbox, with tokens from ``token_provider``."""
 
-    def __init__(self, mailbox: str, token_provider: TokenProvider, *, policy: RetryPolicy | None = None, session: requests.Session | None = None):
+    def __init__(self, mailbox: str, token_provider: TokenProvider, *, slots: RequestSlots, policy: RetryPolicy | None = None,
+                 session: requests.Session | None = None):
         self.mailbox = mailbox
         self.token_provider = token_provider
+        self.slots = slots
         self.policy = policy or RetryPolicy()
         self.session = session or http_session()
         self.base_url = settings.GRAPH_BASE_URL
         self.timeout = settings.GRAPH_TIMEOUT_SECONDS
         #: Requests sent (attempts included), for run statistics and tests.
         self.requests_sent = 0
-
-    @classmethod
-    def for_integration(cls, integration, **kwargs) -> GraphClient:
-        """A client for a stored integration: tokens come from (and are refreshed into) the database.
-
-        The token is read once (from ``integration`` itself while it is fresh) and kept, not read per request
-        (``tokens.TokenSource``).
-        """
-        return cls(integration.microsoft_user_id, tokens.TokenSource(integration), **kwargs)
 
     @classmethod
     def with_token(cls, mailbox: str, access_token: str, **kwargs) -> GraphClient:
@@ -183,31 +181,14 @@ class GraphClient:
             waited += wait
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _slots(self, weight: int):
-        """Hold ``weight`` of the mailbox's request slots: a ``$batch`` counts as the operations Outlook runs at once.
-
-        Outlook runs up to ``GRAPH_BATCH_PARALLELISM`` (4) items of one batch in
-        parallel and they count against the mailbox's 4 concurrent requests, so a
-        batch holds that many slots; 4 batches in flight would be 16 operations.
-        Multi-slot holders take them one at a time behind a gate, so two of them
-        never deadlock holding half each.
-        """
-        if weight <= 1:
-            return locks.mailbox_slot(self.mailbox)
-        stack = contextlib.ExitStack()
-        try:
-            # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
-            with locks.exclusive(f"graph-batch-gate:{self.mailbox}", timeout=locks.SLOT_LEASE_SECONDS, wait=300, heartbeat=True):
-                for _ in range(weight):
-                    stack.enter_context(locks.mailbox_slot(self.mailbox))
-        except BaseException:
-            stack.close()
-            raise
-        return stack
-
     def _send(self, method: str, url: str, *, weight: int = 1, **kwargs) -> requests.Response:
         started = time.monotonic()
-        with self._slots(weight):
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.slots(self.mailbox, weight))
+            except TimeoutError:
+                # Decided here: waiting minutes for a slot means the mailbox is saturated; say so as a typed error.
+                raise MailboxBusy(f"request slots of mailbox {self.mailbox} stayed taken") from None
             self.requests_sent += 1
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
@@ -307,7 +288,7 @@ class GraphClient:
 def _weight(path: str, body: Any) -> int:
     """Mailbox slots a request holds: a ``$batch`` runs up to GRAPH_BATCH_PARALLELISM of its items at once."""
     if path.endswith("/$batch") and isinstance(body, dict):
-        return max(1, min(int(getattr(settings, "GRAPH_BATCH_PARALLELISM", 4)), len(body.get("requests") or []), locks.MAILBOX_CONCURRENCY))
+        return max(1, min(int(getattr(settings, "GRAPH_BATCH_PARALLELISM", 4)), len(body.get("requests") or [])))
     return 1
 
 

@@ -1,9 +1,10 @@
-"""Typed errors built from Microsoft identity and Graph responses, in one place.
+"""Typed errors built from Microsoft identity and Graph responses, in one place: they say what happened.
 
 Graph error bodies look like ``{"error": {"code", "message", "innerError": {"request-id", "date"}}}``;
-:meth:`GraphError.from_response` turns a response into the subclass a caller can
-decide on (throttled, not found, precondition failed, delta expired, ...).
-Every error carries ``user_message``: words for a wedding supplier.
+:meth:`GraphError.from_response` turns a transport failure, a status and a Graph
+code into the subclass a caller can decide on (throttled, not found,
+precondition failed, delta expired, ...). What the supplier reads about each,
+and the stable WedSync code the API shows, is :mod:`outlook_sync.wording`'s.
 """
 from __future__ import annotations
 
@@ -32,8 +33,6 @@ class GraphError(Exception):
     """A failed Graph request. ``retryable`` says whether trying later may succeed."""
 
     retryable = False
-    user_message = "Outlook couldn't complete that. We'll try again."
-    error_code = "graph_error"
 
     def __init__(self, message: str = "", *, status: int | None = None, code: str = "", request_id: str = "", retry_after: float | None = None):
         super().__init__(message or code or self.__class__.__name__)
@@ -65,72 +64,62 @@ class GraphError(Exception):
             body = None
         return cls.from_parts(response.status_code, response.headers, body)
 
-    def as_sync_error(self) -> dict:
-        """The fields of the spec's ``SyncError`` this error determines."""
-        return {"errorCode": self.code or self.error_code, "errorMessage": self.user_message, "retryable": self.retryable}
-
 
 class BadRequestError(GraphError):
-    error_code = "bad_request"
-    user_message = "Outlook didn't accept this event's details."
+    """400: Graph refused the request as malformed (e.g. an event's fields)."""
 
 
 class UnauthorizedError(GraphError):
     """401: the access token was refused (expired or revoked)."""
 
     retryable = True
-    error_code = "unauthorized"
-    user_message = "Outlook asked us to sign in again. We'll retry."
 
 
 class ForbiddenError(GraphError):
-    error_code = "forbidden"
-    user_message = "Your Microsoft account doesn't allow WedSync to change this calendar."
+    """403: the account or its admin does not allow this (e.g. a read-only calendar)."""
 
 
 class NotFoundError(GraphError):
-    error_code = "not_found"
-    user_message = "This event no longer exists in Outlook."
+    """404: the event (or subscription) no longer exists."""
 
 
 class PreconditionFailedError(GraphError):
     """412: our If-Match etag is stale — the event changed in Outlook since we read it."""
 
     retryable = True
-    error_code = "changed_in_outlook"
-    user_message = "This event was changed in Outlook at the same time. We'll compare both versions."
 
 
 class DeltaExpiredError(GraphError):
     """410 SyncStateNotFound: the delta link expired; a full re-read is needed."""
 
     retryable = True
-    error_code = "delta_expired"
-    user_message = "Outlook asked us to re-read your calendar. We'll do that automatically."
 
 
 class ThrottledError(GraphError):
     """429: Microsoft asked us to slow down for ``retry_after`` seconds."""
 
     retryable = True
-    error_code = "throttled"
-    user_message = "Outlook is busy and asked us to slow down. We'll retry shortly."
 
 
 class RetryableServerError(GraphError):
     """5xx (503/504 mostly): Microsoft is having trouble; try again later."""
 
     retryable = True
-    error_code = "outlook_unavailable"
-    user_message = "Outlook isn't responding right now. We'll retry shortly."
 
 
 class GraphConnectionError(GraphError):
     """The request never got an answer (connection refused, reset, timeout)."""
 
     retryable = True
-    error_code = "connection_failed"
-    user_message = "We couldn't reach Outlook. We'll retry shortly."
+
+
+class MailboxBusy(GraphError):
+    """Our own limit of requests in flight to this mailbox stayed full for minutes (the client's ``slots`` timed out).
+
+    Every later request of the run would wait as long, so the run ends and is retried (see the engine's guard).
+    """
+
+    retryable = True
 
 
 class IdentityUnavailable(GraphError):
@@ -141,22 +130,14 @@ class IdentityUnavailable(GraphError):
     """
 
     retryable = True
-    error_code = "microsoft_unavailable"
-    user_message = "We couldn't reach Microsoft to renew the Outlook connection. We'll retry shortly."
 
 
 class ReauthorizationRequired(GraphError):
     """Microsoft refused the refresh token: the supplier has to reconnect Outlook."""
 
-    error_code = "needs_reconnect"
-    user_message = "Your Outlook connection has expired. Please reconnect Outlook to keep your calendars in sync."
-
 
 class ForeignUrlError(GraphError):
     """A link (stored deltaLink, @odata.nextLink) that is not Microsoft Graph's origin: never sent, never given the token."""
-
-    error_code = "untrusted_link"
-    user_message = "Outlook's reply pointed somewhere we don't trust, so we stopped this sync. Please contact support if this repeats."
 
 
 _BY_STATUS: dict[int, type[GraphError]] = {
@@ -171,10 +152,10 @@ _BY_STATUS: dict[int, type[GraphError]] = {
 
 
 class OAuthError(Exception):
-    """The sign-in with Microsoft failed; ``code`` is stable, ``user_message`` is for the supplier."""
+    """The sign-in with Microsoft failed: ``code`` is stable (one of a fixed set), ``unreachable`` when Microsoft never answered."""
 
-    def __init__(self, code: str, user_message: str, *, detail: str = "", status: int = 400):
+    def __init__(self, code: str, *, detail: str = "", status: int = 400, unreachable: bool = False):
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
-        self.user_message = user_message
         self.status = status
+        self.unreachable = unreachable

@@ -27,14 +27,6 @@ SCOPES = ["Calendars.ReadWrite", "User.Read"]
 #: AADSTS codes meaning the refresh token is dead for good (the supplier must reconnect).
 _DEAD_REFRESH_TOKEN_HINTS = ("AADSTS700082", "AADSTS50173", "AADSTS70043", "AADSTS70008", "AADSTS50076", "AADSTS65001")
 
-#: User-facing words for errors on the way back from Microsoft's sign-in page.
-_CALLBACK_MESSAGES = {
-    "access_denied": "You cancelled the Microsoft sign-in, so Outlook isn't connected. You can try again whenever you like.",
-    "consent_required": "Your Microsoft account needs permission from your IT admin before WedSync can use your calendar.",
-    "invalid_grant": "That Microsoft sign-in expired before we could finish. Please connect Outlook again.",
-    "microsoft_unavailable": "Microsoft's sign-in is having trouble right now. Please try connecting Outlook again in a few minutes.",
-}
-_GENERIC_MESSAGE = "Microsoft couldn't complete the sign-in. Please try connecting Outlook again."
 #: Microsoft's ``error`` values we pass on as they are; any other value (the callback's query is
 #: attacker-controlled) becomes ``sign_in_failed``, so ``error.code`` is always one of a fixed set.
 _KNOWN_ERRORS = {"access_denied", "consent_required", "invalid_grant", "interaction_required", "login_required"}
@@ -73,7 +65,7 @@ def http_session() -> requests.Session:
 
 def _app() -> msal.ConfidentialClientApplication:
     if not settings.MICROSOFT_CLIENT_ID or not settings.MICROSOFT_CLIENT_SECRET:
-        raise OAuthError("not_configured", "Outlook sign-in isn't set up on this WedSync server yet. Please contact support.", status=503)
+        raise OAuthError("not_configured", status=503)
     try:
         return msal.ConfidentialClientApplication(
             settings.MICROSOFT_CLIENT_ID,
@@ -85,7 +77,7 @@ def _app() -> msal.ConfidentialClientApplication:
         )
     except (requests.RequestException, ValueError) as exc:
         logger.warning("Microsoft sign-in service unreachable: %s", type(exc).__name__)
-        raise OAuthError("microsoft_unavailable", "We couldn't reach Microsoft. Please try again in a minute.", status=502) from None
+        raise OAuthError("microsoft_unavailable", status=502, unreachable=True) from None
 
 
 def start_auth_flow(*, redirect_uri: str | None = None, login_hint: str | None = None) -> dict:
@@ -115,20 +107,20 @@ def redeem_code(flow: dict, auth_response: dict) -> TokenSet:
     """Exchange the code Microsoft sent back for tokens (MSAL checks state, PKCE and nonce)."""
     if auth_response.get("error"):
         code = _fixed_code(auth_response["error"])
-        raise OAuthError(code, _CALLBACK_MESSAGES.get(code, _GENERIC_MESSAGE))
+        raise OAuthError(code)
     try:
         result = _app().acquire_token_by_auth_code_flow(flow, auth_response, scopes=SCOPES)
     except ValueError as exc:  # state mismatch, missing code, ...
-        raise OAuthError("invalid_state", "This sign-in link is no longer valid. Please connect Outlook again.", detail=str(exc)[:200]) from None
+        raise OAuthError("invalid_state", detail=str(exc)[:200]) from None
     except requests.RequestException as exc:
         logger.warning("Token redemption failed to reach Microsoft: %s", type(exc).__name__)
-        raise OAuthError("microsoft_unavailable", "We couldn't reach Microsoft. Please try again in a minute.", status=502) from None
+        raise OAuthError("microsoft_unavailable", status=502, unreachable=True) from None
     if "error" in result:
         code = _fixed_code(result["error"])
         logger.info("Microsoft refused the authorization code: %s %s", code, str(result.get("error_codes", ""))[:100])
-        raise OAuthError(code, _CALLBACK_MESSAGES.get(code, _GENERIC_MESSAGE), detail=str(result.get("error_description", ""))[:200])
+        raise OAuthError(code, detail=str(result.get("error_description", ""))[:200])
     if not result.get("refresh_token"):
-        raise OAuthError("no_refresh_token", "Microsoft didn't allow WedSync to stay connected. Please try again and accept all permissions.")
+        raise OAuthError("no_refresh_token")
     return _token_set(result)
 
 

@@ -9,46 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 from .client import GraphClient
 from .errors import GraphConnectionError, GraphError, NotFoundError
+from .types import Subscription, SubscriptionRequest
+from .wire import renewal_json, subscription_json
+
+__all__ = ["Subscription", "SubscriptionRequest", "create", "delete", "find", "reauthorize", "renew"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SubscriptionRequest:
-    resource: str
-    notification_url: str
-    lifecycle_url: str
-    client_state: str
-    expires_at: dt.datetime
-    change_type: str = "created,updated,deleted"
-
-
-@dataclass(frozen=True)
-class Subscription:
-    id: str
-    resource: str
-    notification_url: str
-    expires_at: dt.datetime | None
-
-    @classmethod
-    def from_json(cls, data: dict) -> Subscription:
-        return cls(id=str(data.get("id")), resource=str(data.get("resource") or ""), notification_url=str(data.get("notificationUrl") or ""),
-                   expires_at=parse_instant(data.get("expirationDateTime")))
-
-
-def _graph_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
-
-
 def create(client: GraphClient, request: SubscriptionRequest) -> Subscription:
-    body = {
-        "changeType": request.change_type, "notificationUrl": request.notification_url, "lifecycleNotificationUrl": request.lifecycle_url,
-        "resource": request.resource, "expirationDateTime": _graph_time(request.expires_at), "clientState": request.client_state,
-    }
+    body = subscription_json(request)
     try:
         return Subscription.from_json(client.post("/subscriptions", json=body, retry_safe=False).body or {})
     except GraphError as exc:
@@ -73,7 +46,7 @@ def find(client: GraphClient, request: SubscriptionRequest) -> Subscription | No
 
 def renew(client: GraphClient, subscription_id: str, expires_at: dt.datetime) -> Subscription:
     """Extend; :class:`~.errors.NotFoundError` when Microsoft no longer has it."""
-    return Subscription.from_json(client.patch(f"/subscriptions/{subscription_id}", json={"expirationDateTime": _graph_time(expires_at)}).body or {})
+    return Subscription.from_json(client.patch(f"/subscriptions/{subscription_id}", json=renewal_json(expires_at)).body or {})
 
 
 def reauthorize(client: GraphClient, subscription_id: str) -> None:
@@ -88,14 +61,3 @@ def delete(client: GraphClient, subscription_id: str) -> None:
     except NotFoundError:
         pass
 
-
-def parse_instant(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    if "." in text:
-        whole, rest = text.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{whole}.{digits[:6]}{rest[len(digits):]}"
-    parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

@@ -1,15 +1,21 @@
-"""Graph JSON parsed into dataclasses at the edge.
+"""Graph's vocabulary as frozen dataclasses: what we read (parsed at the edge) and what we write.
 
-Nothing outside :mod:`outlook_sync.graph` sees raw dicts from Microsoft; these
-classes are what the sync engine, the API and the UI work with.
+Nothing outside :mod:`outlook_sync.graph` sees or builds raw Graph dicts. Reads
+are parsed here (``from_json``, called only inside ``graph``); writes are
+described by :class:`EventFields`, :class:`NewEvent`, :class:`EventUpdate` and
+:class:`SubscriptionRequest`, and turned into Graph JSON by :mod:`.wire`.
+
+This module does no I/O and imports nothing that does, so the pure sync modules
+(:mod:`outlook_sync.sync.mapping`) may build these values.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..timezones import UnknownTimeZone, parse_graph_datetime, to_iana
+from .timezones import UnknownTimeZone, parse_graph_datetime, to_iana
 
 
 @dataclass(frozen=True)
@@ -50,30 +56,157 @@ class GraphCalendar:
             owner_email=(owner.get("address") or "").lower(),
         )
 
-    @classmethod
-    def from_contract(cls, data: dict) -> GraphCalendar:
-        """Back from :meth:`to_contract` (the cached calendar list)."""
-        owner = data.get("owner") or {}
-        return cls(id=str(data["id"]), name=data.get("name") or "", color=data.get("color") or "auto", is_default=bool(data.get("isDefaultCalendar")),
-                   can_edit=bool(data.get("canEdit", True)), owner_name=owner.get("name") or "", owner_email=owner.get("address") or "")
-
-    def to_contract(self) -> dict:
-        """The spec's ``OutlookCalendar`` shape."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "color": self.color,
-            "isDefaultCalendar": self.is_default,
-            "canEdit": self.can_edit,
-            "owner": {"name": self.owner_name, "address": self.owner_email},
-        }
-
 
 @dataclass(frozen=True)
 class GraphAttendee:
     email: str
     name: str = ""
     type: str = "required"
+
+
+# --- writes ---
+@dataclass(frozen=True)
+class EventTiming:
+    """When an event takes place, and the zone (IANA name) Outlook shows it in.
+
+    Timed: ``start``/``end`` are aware datetimes. All-day: they are dates, the
+    end exclusive (Graph writes midnights of those dates in the zone).
+    """
+
+    start: dt.datetime | dt.date
+    end: dt.datetime | dt.date
+    time_zone: str
+    all_day: bool = False
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """The one reminder Outlook keeps on an event; ``minutes=None`` turns it off."""
+
+    minutes: int | None
+
+
+@dataclass(frozen=True)
+class ExtendedProperty:
+    """A single-value extended property (our tag: which integration made the copy, of which event)."""
+
+    id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """Fields of an Outlook event to write. ``None`` means "not sent": a PATCH leaves that field as it is."""
+
+    subject: str | None = None
+    #: Plain-text body.
+    body_text: str | None = None
+    timing: EventTiming | None = None
+    location: str | None = None
+    attendees: tuple[GraphAttendee, ...] | None = None
+    reminder: Reminder | None = None
+    show_as: str | None = None
+    categories: tuple[str, ...] | None = None
+
+    def only(self, names: set[str] | frozenset[str]) -> EventFields:
+        """The same fields with everything not named left out (names are attribute names)."""
+        return EventFields(**{name: getattr(self, name) if name in names else None for name in _EVENT_FIELD_NAMES})
+
+
+_EVENT_FIELD_NAMES = ("subject", "body_text", "timing", "location", "attendees", "reminder", "show_as", "categories")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A create: the fields, a deterministic ``transactionId`` (a retried POST returns the event already made) and our tag."""
+
+    fields: EventFields
+    transaction_id: str
+    tag: ExtendedProperty | None = None
+
+
+@dataclass(frozen=True)
+class EventUpdate:
+    """A PATCH of ``event_id``; ``if_match`` is the changeKey it must still have (None: unconditional)."""
+
+    event_id: str
+    fields: EventFields
+    if_match: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A change-notification subscription to create (Graph's ``subscription`` resource)."""
+
+    resource: str
+    notification_url: str
+    lifecycle_url: str
+    client_state: str
+    expires_at: dt.datetime
+    change_type: str = "created,updated,deleted"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription as Graph answered it."""
+
+    id: str
+    resource: str
+    notification_url: str
+    expires_at: dt.datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict) -> Subscription:
+        return cls(id=str(data.get("id")), resource=str(data.get("resource") or ""), notification_url=str(data.get("notificationUrl") or ""),
+                   expires_at=parse_instant(data.get("expirationDateTime")))
+
+
+@dataclass(frozen=True)
+class ChangeNotification:
+    """One item of a change or lifecycle notification POST from Graph (``changeNotification``)."""
+
+    subscription_id: str
+    client_state: str
+    change_type: str = ""
+    #: ``resourceData.id``: the Outlook event that changed.
+    event_id: str = ""
+    #: ``reauthorizationRequired``, ``subscriptionRemoved`` or ``missed`` (lifecycle notifications only).
+    lifecycle_event: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> ChangeNotification:
+        """Any JSON object reads (the body is untrusted until its clientState is checked): odd values become text."""
+        resource = data.get("resourceData")
+        return cls(
+            subscription_id=str(data.get("subscriptionId", "")), client_state=str(data.get("clientState", "")),
+            change_type=str(data.get("changeType", "")), event_id=str(resource.get("id", "")) if isinstance(resource, dict) else "",
+            lifecycle_event=str(data.get("lifecycleEvent", "")),
+        )
+
+
+def parse_notifications(body: bytes) -> list[ChangeNotification] | None:
+    """The ``value`` list of a notification POST, or None when the body is not one (not JSON, no list of objects)."""
+    try:
+        decoded = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    items = decoded.get("value") if isinstance(decoded, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return None
+    return [ChangeNotification.from_json(item) for item in items]
+
+
+def parse_instant(value: str | None) -> dt.datetime | None:
+    """A Graph instant (up to 7 fractional digits, ``Z`` or an offset, or naive meaning UTC)."""
+    if not value:
+        return None
+    text = value.replace("Z", "+00:00")
+    if "." in text:
+        whole, rest = text.split(".", 1)
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        text = f"{whole}.{digits[:6]}{rest[len(digits):]}"
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)

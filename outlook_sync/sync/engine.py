@@ -41,18 +41,19 @@ from django.utils import timezone
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-from .. import locks, selectors, tokens
+from .. import locks, selectors, tokens, wording
 from ..graph import calendar_api
-from ..graph.client import BatchRequest, GraphClient
+from ..graph.client import GraphClient
 from ..graph.errors import (
     DeltaExpiredError,
     GraphError,
+    MailboxBusy,
     NotFoundError,
     PreconditionFailedError,
     ReauthorizationRequired,
     ThrottledError,
 )
-from ..graph.types import DeltaRemoved, GraphEvent
+from ..graph.types import DeltaRemoved, EventUpdate, GraphEvent, NewEvent
 from ..models import (
     ConnectionState,
     MappingState,
@@ -66,7 +67,7 @@ from ..models import (
     SyncType,
 )
 from ..sources import SYNC_SOURCE
-from . import journal, mapping, merge, plan, runs, seen, undo
+from . import journal, mapping, merge, outcomes, plan, runs, seen, undo
 from ..models import ChangeKind
 from .window import sync_window
 
@@ -77,6 +78,11 @@ def event_values(event: CalendarEvent) -> dict:
     values = {name: getattr(event, name) for name in event_actions.EDITABLE_FIELDS}
     values["id"] = str(event.id)
     return values
+
+
+#: Errors that end the whole run wherever they happen (the one per-event guard, :meth:`SyncEngine.guard`, lets them
+#: through): the supplier must reconnect, Microsoft throttles the mailbox, or our own request slots for it stayed full.
+RUN_ENDING = (ReauthorizationRequired, ThrottledError, MailboxBusy)
 
 
 class RunAborted(Exception):
@@ -96,10 +102,9 @@ def execute_run(run_id) -> OutlookSyncHistory | None:
         return _execute_locked(run)
     except locks.LockTimeout:
         # Another run of this integration held the lock for the whole wait: this one is closed, the next sync catches up.
-        busy = GraphError("another sync of this calendar is still running", code="sync_busy", status=409)
-        busy.retryable, busy.error_code, busy.user_message = True, "sync_busy", "Another sync of your calendar was still running. We'll sync again shortly."
+        busy = outcomes.SyncBusy("another sync of this calendar is still running", status=409)
         run.refresh_from_db()
-        return runs.finish(run, errors=[_run_error(busy)], failed=True) if run.sync_status == SyncStatus.IN_PROGRESS else run
+        return runs.finish(run, errors=[wording.run_error(busy)], failed=True) if run.sync_status == SyncStatus.IN_PROGRESS else run
 
 
 def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
@@ -114,7 +119,7 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
             return run
         _close_interrupted_runs(run)
         if integration.needs_reauthorization:
-            return runs.finish(run, errors=[_run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
+            return runs.finish(run, errors=[wording.run_error(ReauthorizationRequired("needs reauthorization"))], failed=True)
         if not integration.sync_enabled or not integration.calendar_id or integration.connection_state != ConnectionState.CONNECTED:
             return runs.finish(run, errors=[], cancelled=True)  # a disconnect holds or held the lock: nothing may sync
         if not runs.mark_started(run):  # counts the run's work up front (runs.count_work)
@@ -126,25 +131,18 @@ def _execute_locked(run: OutlookSyncHistory) -> OutlookSyncHistory:
             finally:
                 engine.flush_progress()
         except RunAborted as aborted:
-            finished = runs.finish(run, errors=[*engine.errors, _run_error(aborted.error)], failed=True)
+            finished = runs.finish(run, errors=[*engine.errors, wording.run_error(aborted.error)], failed=True)
             _schedule_retry(finished, aborted.error)
             return finished
-        except locks.LockTimeout as exc:
-            # Outlook's mailbox slots stayed taken for minutes: a readable, retryable failure, not "something went wrong".
-            error = GraphError(str(exc), code="outlook_busy", status=429)
-            error.retryable, error.error_code, error.user_message = True, "outlook_busy", "Outlook is busy with other requests. We'll retry shortly."
-            finished = runs.finish(run, errors=[*engine.errors, _run_error(error)], failed=True)
-            _schedule_retry(finished, error)
-            return finished
         except GraphError as exc:
-            # Outlook failed for the whole run (e.g. unreachable after retries): say so, and try again later.
+            # Outlook failed for the whole run (e.g. unreachable after retries, or its mailbox slots stayed taken for
+            # minutes: MailboxBusy): say so, and try again later.
             logger.warning("Sync run %s of integration %s failed: %s %s", run.pk, integration.pk, exc.status, exc.code or type(exc).__name__)
-            finished = runs.finish(run, errors=[*engine.errors, _run_error(exc)], failed=True)
+            finished = runs.finish(run, errors=[*engine.errors, wording.run_error(exc)], failed=True)
             _schedule_retry(finished, exc)
             return finished
         except BaseException:
-            runs.finish(run, errors=[*engine.errors, {"eventId": "", "eventType": "", "errorCode": "internal_error",
-                                                     "errorMessage": "Something went wrong on our side. We'll try again.", "retryable": True}], failed=True)
+            runs.finish(run, errors=[*engine.errors, wording.INTERNAL_RUN_ERROR], failed=True)
             raise
         if integration.throttled_until is not None:  # as read under the lock: only a run of this integration sets it
             OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(throttled_until=None)
@@ -164,8 +162,7 @@ def _close_interrupted_runs(current: OutlookSyncHistory) -> None:
     """
     orphans = OutlookSyncHistory.objects.filter(integration_id=current.integration_id, sync_status=SyncStatus.IN_PROGRESS, is_queued=False).exclude(pk=current.pk)
     for orphan in orphans:
-        runs.finish(orphan, errors=[{"eventId": "", "eventType": "", "errorCode": "interrupted", "retryable": True,
-                                     "errorMessage": "This sync was interrupted. The next sync picked up where it stopped."}], failed=True)
+        runs.finish(orphan, errors=[wording.INTERRUPTED_RUN_ERROR], failed=True)
 
 
 #: Wait at least this long before retrying a run that Outlook refused as a whole.
@@ -192,11 +189,6 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
         run.follow_up = (retry.pk, delay)  # the task that ran this run enqueues it (the engine knows no tasks)
 
 
-def _run_error(error: GraphError) -> dict:
-    """A run-level SyncError: the stable WedSync code (e.g. ``needs_reconnect``), not Microsoft's."""
-    return {"eventId": "", "eventType": "", **error.as_sync_error(), "errorCode": error.error_code}
-
-
 class SyncEngine:
     """One run over one integration. Create it per run; it is not reusable."""
 
@@ -206,7 +198,7 @@ class SyncEngine:
         self.use_preferences(integration.sync_preferences or {})
         self.rules = integration.default_conflict_rules or {}
         self.direction = run.sync_direction or integration.sync_direction
-        self.client = GraphClient.for_integration(integration)
+        self.client = tokens.graph_client(integration)
         self.errors: list[dict] = []
         self.window = sync_window()
         #: Mapping ids already reconciled in this run (the WedSync pass skips them).
@@ -295,14 +287,14 @@ class SyncEngine:
 
     # --- bookkeeping ---
     def record_error(self, error: GraphError | Exception, *, event_id="", event_type="", mapping_row: OutlookEventMapping | None = None) -> None:
-        if isinstance(error, (ReauthorizationRequired, ThrottledError)):
-            raise error
+        """One event failed (called by :meth:`guard` only, which lets the run-ending errors through)."""
         if isinstance(error, GraphError):
-            detail = error.as_sync_error()
+            entry = wording.sync_error(error, event_id=event_id, event_type=event_type)
         else:
             logger.exception("Unexpected error syncing event %s", event_id)
-            detail = {"errorCode": "internal_error", "errorMessage": "Something went wrong syncing this event. We'll retry.", "retryable": True}
-        self.errors.append({"eventId": str(event_id), "eventType": event_type, **detail})
+            entry = {"eventId": str(event_id), "eventType": event_type, **wording.INTERNAL_EVENT_ERROR}
+        detail = {k: entry[k] for k in ("errorCode", "errorMessage", "retryable")}
+        self.errors.append(entry)
         self.progress(processed=1, errors=1)
         if mapping_row is not None and mapping_row.pk:
             # A copy being removed stays REMOVING (every run tries again); others show "couldn't sync".
@@ -665,7 +657,7 @@ class SyncEngine:
                 except Replan as again:
                     outlook = again.outlook or outlook
                     row.refresh_from_db()
-            raise GraphError("this event kept changing while we synced it", status=409, code="kept_changing", retryable=True)
+            raise outcomes.KeptChanging("this event kept changing while we synced it", status=409)
 
     def execute(self, row: OutlookEventMapping, actions: list[plan.Action], outlook: plan.Outlook) -> None:
         """Carry out the planner's actions; a precondition that no longer holds raises :class:`Replan`."""
@@ -682,9 +674,9 @@ class SyncEngine:
             if isinstance(action, plan.Nothing):
                 continue
             if isinstance(action, plan.UpdateOutlook):
-                payload = mapping.event_payload(event_values(event), self.prefs_for(row), fields=set(action.fields))
+                fields = mapping.event_fields(event_values(event), self.prefs_for(row), fields=set(action.fields))
                 try:
-                    updated = calendar_api.update_event(self.client, row.outlook_event_id, payload, if_match=action.if_match)
+                    updated = calendar_api.update_event(self.client, EventUpdate(row.outlook_event_id, fields, if_match=action.if_match))
                 except PreconditionFailedError:
                     raise Replan(self.read_copy(row)) from None
                 except NotFoundError:
@@ -809,10 +801,10 @@ class SyncEngine:
         """(Re)make the Outlook copy; our own tagged copy is looked up first, so a crashed create is never made twice."""
         found = self.find_own_copy(event)
         if found is None or found.id == row.outlook_event_id:
-            payload = mapping.create_payload(event_values(event), self.prefs_for(row), integration_id=str(self.integration.pk))
+            new = mapping.new_event(event_values(event), self.prefs_for(row), integration_id=str(self.integration.pk))
             if recreate:
-                payload["transactionId"] = mapping.transaction_id(str(self.integration.pk), f"{event.id}:after:{row.outlook_event_id}")
-            found = calendar_api.create_event(self.client, self.integration.calendar_id, payload)
+                new = dataclasses.replace(new, transaction_id=mapping.transaction_id(str(self.integration.pk), f"{event.id}:after:{row.outlook_event_id}"))
+            found = calendar_api.create_event(self.client, self.integration.calendar_id, new)
         row.outlook_event_id = found.id
         row.outlook_calendar_id = self.integration.calendar_id
         return found
@@ -821,17 +813,21 @@ class SyncEngine:
         return calendar_api.find_tagged(self.client, self.integration.calendar_id, mapping.TAG_PROPERTY_ID, mapping.tag_value(self.integration.pk, event.id))
 
     @contextlib.contextmanager
-    def guard(self, row: OutlookEventMapping | None, *, event_id=None, event_type=None):
-        """The one per-event guard: a failing event is recorded and the run goes on; auth and throttling end the run."""
+    def guard(self, row: OutlookEventMapping | None, *, event_id=None, event_type=None, events: Iterable[CalendarEvent] = ()):
+        """The one per-event guard: a failing event is recorded and the run goes on; :data:`RUN_ENDING` errors end the run.
+
+        ``events``: a failure of a request covering several events (a ``$batch``) is recorded for each.
+        """
         try:
             yield
-        except (ReauthorizationRequired, ThrottledError):
+        except RUN_ENDING:
             raise
-        except locks.LockTimeout as exc:
-            self.record_error(GraphError(str(exc), status=503, code="busy", retryable=True), event_id=event_id or (row.wedsync_event_id if row else ""),
-                              event_type=event_type or (row.wedsync_event_type if row else ""), mapping_row=row)
         except Exception as exc:  # noqa: BLE001  (one event must not stop the run)
-            self.record_error(exc, event_id=event_id if row is None else row.wedsync_event_id, event_type=event_type or (row.wedsync_event_type if row else ""), mapping_row=row)
+            for event in events:
+                self.record_error(exc, event_id=event.id, event_type=event.event_type)
+            if not events:
+                self.record_error(exc, event_id=event_id if row is None else row.wedsync_event_id,
+                                  event_type=event_type or (row.wedsync_event_type if row else ""), mapping_row=row)
 
     def force(self, event_ids: list[str]) -> None:
         """``force-sync``: read the event on both sides now and make the run's direction win every difference."""
@@ -916,57 +912,47 @@ class SyncEngine:
         if not events:
             return
         integration_id = str(self.integration.pk)
-        path = calendar_api.calendar_events_path(self.integration.calendar_id)
         self.inviting = self.invites_on_create(events)
-        requests = [
-            (event, BatchRequest(id=str(n), method="POST", url=path, headers=calendar_api.READ_HEADERS,
-                                 body=mapping.create_payload(event_values(event), self.prefs if event.id in self.inviting else self.quiet_prefs, integration_id=integration_id)))
-            for n, event in enumerate(events)
+        creates = [
+            (event, False, mapping.new_event(event_values(event), self.prefs if event.id in self.inviting else self.quiet_prefs, integration_id=integration_id))
+            for event in events
         ]
         if self.prefs.sync_travel_time:
-            requests += self.travel_requests(events, start_id=len(requests))
-        chunks = [requests[i:i + 20] for i in range(0, len(requests), 20)]
+            creates += self.travel_creates(events)
+        chunks = [creates[i:i + 20] for i in range(0, len(creates), 20)]
         access_token = self.client.token_provider(False)  # the run's token (read once, see tokens.TokenSource)
         workers = max(1, min(settings.SYNC_BATCH_CONCURRENCY, len(chunks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch") as pool:
-            futures = {pool.submit(_send_batch, self.integration, access_token, [req for _, req in chunk]): chunk for chunk in chunks}
+            futures = {pool.submit(_send_batch, self.integration, access_token, [new for _, _, new in chunk]): chunk for chunk in chunks}
             for future in as_completed(futures):
                 chunk = futures[future]
-                try:
+                answers = None
+                with self.guard(None, events=[event for event, _, _ in chunk]):
                     answers = future.result()
-                except (ReauthorizationRequired, ThrottledError):
-                    raise
-                except GraphError as exc:
-                    for event, _ in chunk:
-                        self.record_error(exc, event_id=event.id, event_type=event.event_type)
-                    continue
-                self.store_created(chunk, answers)
+                if answers is not None:
+                    self.store_created(chunk, answers)
 
-    def travel_requests(self, events: list[CalendarEvent], *, start_id: int) -> list:
-        path = calendar_api.calendar_events_path(self.integration.calendar_id)
+    def travel_creates(self, events: list[CalendarEvent]) -> list:
+        """``(event, True, travel block)`` for each new event that needs a travel block and has none."""
         existing = set(
             OutlookEventMapping.objects.filter(integration=self.integration, kind="travel", wedsync_event_id__in=[f"travel:{e.id}" for e in events])
             .values_list("wedsync_event_id", flat=True)
         )
         out = []
         for event in events:
-            payload = mapping.travel_payload(event_values(event), self.prefs, integration_id=str(self.integration.pk))
-            if payload and f"travel:{event.id}" not in existing:
-                out.append((event, BatchRequest(id=f"t{start_id + len(out)}", method="POST", url=path, body=payload, headers=calendar_api.READ_HEADERS)))
+            travel = mapping.travel_event(event_values(event), self.prefs, integration_id=str(self.integration.pk))
+            if travel is not None and f"travel:{event.id}" not in existing:
+                out.append((event, True, travel))
         return out
 
-    def store_created(self, chunk, answers) -> None:
+    def store_created(self, chunk, answers: list[GraphEvent | GraphError]) -> None:
         rows, errors, created_ids = [], 0, []
         reminder = _reminder_code(mapping.reminder_minutes(self.prefs))
-        for event, request in chunk:
-            answer = answers.get(request.id)
-            if answer is None or answer.status >= 300:
-                error = GraphError.from_parts(answer.status if answer else 503, answer.headers if answer else {}, answer.body if answer else None)
-                self.errors.append({"eventId": str(event.id), "eventType": event.event_type, **error.as_sync_error()})
+        for (event, travel, _), created in zip(chunk, answers):
+            if isinstance(created, GraphError):
+                self.errors.append(wording.sync_error(created, event_id=event.id, event_type=event.event_type))
                 errors += 1
                 continue
-            created = GraphEvent.from_json(answer.body)
-            travel = request.id.startswith("t")
             invites = not travel and event.id in self.inviting
             prefs = self.prefs if invites else self.quiet_prefs
             rows.append(OutlookEventMapping(
@@ -991,7 +977,7 @@ class SyncEngine:
         self.progress(processed=len(chunk), created=len(rows), errors=errors)
 
     def travel_changed(self, row: OutlookEventMapping, item: GraphEvent) -> None:
-        """A travel block changed in Outlook. WedSync owns travel blocks (one-way, ``mapping.travel_payload``):
+        """A travel block changed in Outlook. WedSync owns travel blocks (one-way, ``mapping.travel_event``):
         an edit of its subject or time is put back; a change of Outlook's own (a body turned into HTML) only
         moves the stored changeKey."""
         event = row.event
@@ -1009,14 +995,14 @@ class SyncEngine:
     def sync_travel(self, event: CalendarEvent) -> None:
         """Move (or create) the travel block in front of an event whose time changed."""
         row = OutlookEventMapping.objects.filter(integration=self.integration, wedsync_event_id=f"travel:{event.id}").first()
-        payload = mapping.travel_payload(event_values(event), self.prefs, integration_id=str(self.integration.pk))
-        if row is None or payload is None:
+        travel = mapping.travel_event(event_values(event), self.prefs, integration_id=str(self.integration.pk))
+        if row is None or travel is None:
             if row is not None and self.delete_copies([row.outlook_event_id]).get(row.outlook_event_id):
                 row.delete()
             return
-        body = {key: payload[key] for key in ("start", "end", "subject") if key in payload}
+        moved = EventUpdate(row.outlook_event_id, travel.fields.only({"timing", "subject"}), if_match=None)  # travel blocks are WedSync's alone
         try:
-            updated = calendar_api.update_event(self.client, row.outlook_event_id, body, if_match=None)  # travel blocks are WedSync's alone
+            updated = calendar_api.update_event(self.client, moved)
         except NotFoundError:
             row.delete()
             return
@@ -1045,15 +1031,16 @@ def _reminder_code(minutes: int | None) -> int:
     return -1 if minutes is None else int(minutes)
 
 
-def _send_batch(integration: OutlookCalendarIntegration, access_token: str, requests: list[BatchRequest]):
-    """One ``$batch`` from a worker thread (own HTTP session; DB only if the token must be refreshed)."""
+def _send_batch(integration: OutlookCalendarIntegration, access_token: str, creates: list[NewEvent]) -> list[GraphEvent | GraphError]:
+    """One ``$batch`` of creates from a worker thread (own HTTP session; DB only if the token must be refreshed)."""
     integration_id = integration.pk
 
     def provider(force_refresh: bool) -> str:
         return tokens.access_token(integration_id, force_refresh=True) if force_refresh else access_token
 
     try:
-        return GraphClient(integration.microsoft_user_id, provider).batch(requests)
+        client = GraphClient(integration.microsoft_user_id, provider, slots=locks.mailbox_slots)
+        return calendar_api.create_events(client, integration.calendar_id, creates)
     finally:
         connections.close_all()
 

@@ -4,8 +4,11 @@ The WedSync side is a plain mapping ``values`` with :class:`CalendarEvent` field
 names (``id``, ``event_type``, ``title``, ``description``, ``location``,
 ``starts_at``, ``ends_at``, ``time_zone``, ``is_all_day``, ``attendees``,
 ``client_name``, ``wedding_reference``, ``travel_minutes``); the Outlook side is
-a parsed ``GraphEvent`` (any object with its attributes: this module imports
-nothing from ``graph``, so the pure layer never depends on HTTP).
+a parsed ``GraphEvent`` (any object with its attributes). What to write to
+Outlook is built here as the typed values of :mod:`outlook_sync.graph.types`
+(:func:`event_fields`, :func:`new_event`, :func:`travel_event`); only
+:mod:`outlook_sync.graph` turns them into Graph JSON. From ``graph`` this module
+imports only ``types`` and ``timezones``, which do no I/O.
 
 Both sides are reduced to a *snapshot*: the canonical, JSON-serialisable field
 values that the three-way merge (:mod:`outlook_sync.sync.merge`) compares::
@@ -32,7 +35,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from ..timezones import UTC, UnknownTimeZone, format_graph_datetime, to_windows, zone
+from ..graph.timezones import UTC, UnknownTimeZone, zone
+from ..graph.types import EventFields, EventTiming, ExtendedProperty, GraphAttendee, NewEvent, Reminder
 
 #: The extended property that marks an Outlook event as WedSync's. Its value is
 #: ``<integration id>:<WedSync event id>``, or ``<integration id>:travel:<id>``
@@ -446,43 +450,38 @@ def html_to_text(body: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-# --------------------------------------------------------------------------- Graph payloads
+# --------------------------------------------------------------------------- what Outlook gets (typed; graph/ writes the JSON)
 
 _PATCHABLE = frozenset(SNAPSHOT_FIELDS) | {"reminder"}
+#: Snapshot field -> the :class:`EventFields` attributes that carry it.
+_FIELDS_OF = {"title": ("subject",), "description": ("body_text",), "when": ("timing",), "location": ("location",), "attendees": ("attendees",), "reminder": ("reminder",)}
 
 
-def event_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, fields: set[str] | frozenset[str] | None = None, integration_id: Any = None) -> dict[str, Any]:
-    """Graph event JSON: everything for a POST (``fields`` None) or only the named snapshot fields for a PATCH.
+def event_fields(values: Mapping[str, Any], prefs: SyncPreferences, *, fields: set[str] | frozenset[str] | None = None) -> EventFields:
+    """What to write to Outlook: everything for a create (``fields`` None) or only the named snapshot fields for an update.
 
     Reminder: Graph keeps one reminder per event, so we send the *earliest*
     (largest ``notificationMinutes``) one: the supplier gets the early warning
-    and the short one is only a convenience. Reminders, categories, showAs and
-    the tag are written on create only, so a supplier's own changes to them in
-    Outlook survive.
+    and the short one is only a convenience. Reminders, categories and showAs
+    are written on create only (like the tag, :func:`new_event`), so a
+    supplier's own changes to them in Outlook survive.
     """
     if fields is not None and not set(fields) <= _PATCHABLE:
         raise ValueError(f"not snapshot fields: {sorted(set(fields) - _PATCHABLE)}")
-    wanted = _PATCHABLE if fields is None else set(fields)
     event_type = values["event_type"]
-    payload: dict[str, Any] = {}
-    if "title" in wanted:
-        payload["subject"] = f"{prefs.event_prefix}{values.get('title') or ''}"
-    if "description" in wanted:
-        payload["body"] = {"contentType": "text", "content": values.get("description") or ""}
-    if "when" in wanted:
-        payload.update(_graph_when(values["starts_at"], values["ends_at"], bool(values.get("is_all_day")), values.get("time_zone") or "UTC"))
-    if "location" in wanted:
-        payload["location"] = {"displayName": values.get("location") or ""}
-    if "attendees" in wanted and prefs.invites(event_type):
-        payload["attendees"] = _graph_attendees(values.get("attendees") or [])
-    if fields is None or "reminder" in wanted:
-        payload.update(reminder_payload(prefs))
+    everything = EventFields(
+        subject=f"{prefs.event_prefix}{values.get('title') or ''}",
+        body_text=values.get("description") or "",
+        timing=_timing(values["starts_at"], values["ends_at"], bool(values.get("is_all_day")), values.get("time_zone") or "UTC"),
+        location=values.get("location") or "",
+        attendees=_attendees(values.get("attendees") or []) if prefs.invites(event_type) else None,
+        reminder=Reminder(reminder_minutes(prefs)),
+        categories=(CATEGORY_BY_TYPE[event_type],),
+        show_as="free" if event_type in FREE_TYPES else "busy",
+    )
     if fields is None:
-        payload["categories"] = [CATEGORY_BY_TYPE[event_type]]
-        payload["showAs"] = "free" if event_type in FREE_TYPES else "busy"
-        if integration_id is not None:  # every create goes through create_payload, which requires it
-            payload["singleValueExtendedProperties"] = [{"id": TAG_PROPERTY_ID, "value": tag_value(integration_id, values["id"])}]
-    return payload
+        return everything
+    return everything.only({name for f in fields for name in _FIELDS_OF[f]})
 
 
 def reminder_minutes(prefs: SyncPreferences) -> int | None:
@@ -490,21 +489,19 @@ def reminder_minutes(prefs: SyncPreferences) -> int | None:
     return max(prefs.notification_minutes) if prefs.notification_minutes else None
 
 
-def reminder_payload(prefs: SyncPreferences) -> dict[str, Any]:
-    minutes = reminder_minutes(prefs)
-    return {"reminderMinutesBeforeStart": minutes, "isReminderOn": True} if minutes is not None else {"isReminderOn": False}
-
-
 def tag_value(integration_id: Any, wedsync_id: Any) -> str:
     """The tag of our copy of ``wedsync_id`` (``travel:<id>`` for a travel block) made by this integration."""
     return f"{integration_id}:{wedsync_id}"
 
 
-def create_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, integration_id: Any, attempt: int = 0) -> dict[str, Any]:
-    """POST body with a deterministic ``transactionId`` (a retried create returns the existing event)."""
-    payload = event_payload(values, prefs, integration_id=integration_id)
-    payload["transactionId"] = transaction_id(integration_id, values["id"], attempt)
-    return payload
+def tag(integration_id: Any, wedsync_id: Any) -> ExtendedProperty:
+    """Our tag (extended property) on a copy: which integration made it, of which WedSync event."""
+    return ExtendedProperty(TAG_PROPERTY_ID, tag_value(integration_id, wedsync_id))
+
+
+def new_event(values: Mapping[str, Any], prefs: SyncPreferences, *, integration_id: Any, attempt: int = 0) -> NewEvent:
+    """A create with our tag and a deterministic ``transactionId`` (a retried create returns the existing event)."""
+    return NewEvent(event_fields(values, prefs), transaction_id=transaction_id(integration_id, values["id"], attempt), tag=tag(integration_id, values["id"]))
 
 
 def transaction_id(integration_id: Any, wedsync_event_id: Any, attempt: int = 0) -> str:
@@ -517,28 +514,16 @@ def transaction_id(integration_id: Any, wedsync_event_id: Any, attempt: int = 0)
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{integration_id}:{wedsync_event_id}:{attempt}"))
 
 
-def _graph_when(starts_at: dt.datetime, ends_at: dt.datetime, is_all_day: bool, tz_name: str) -> dict[str, Any]:
-    try:
-        windows = to_windows(tz_name)
-        tz = zone(tz_name)
-    except UnknownTimeZone:
-        # A zone outside the CLDR table: send the right instant in UTC rather than fail the event.
-        windows, tz, tz_name = "UTC", UTC, "UTC"
+def _timing(starts_at: dt.datetime, ends_at: dt.datetime, is_all_day: bool, tz_name: str) -> EventTiming:
+    """All-day events as local dates (end exclusive, at least one day); timed ones as the instants."""
     if is_all_day:
         start, end = _all_day_dates(starts_at, ends_at, tz_name)
-        return {
-            "start": {"dateTime": f"{start.isoformat()}T00:00:00.0000000", "timeZone": windows},
-            "end": {"dateTime": f"{end.isoformat()}T00:00:00.0000000", "timeZone": windows},
-            "isAllDay": True,
-        }
-    return {
-        "start": {"dateTime": format_graph_datetime(starts_at.astimezone(tz)), "timeZone": windows},
-        "end": {"dateTime": format_graph_datetime(ends_at.astimezone(tz)), "timeZone": windows},
-        "isAllDay": False,
-    }
+        return EventTiming(start, end, tz_name, all_day=True)
+    return EventTiming(starts_at, ends_at, tz_name)
 
 
-def _graph_attendees(attendees: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _attendees(attendees: Iterable[Mapping[str, Any]]) -> tuple[GraphAttendee, ...]:
+    """Each email once (case-insensitively), as written; blank ones left out."""
     seen: set[str] = set()
     out = []
     for attendee in attendees:
@@ -546,14 +531,14 @@ def _graph_attendees(attendees: Iterable[Mapping[str, Any]]) -> list[dict[str, A
         if not email or email.lower() in seen:
             continue
         seen.add(email.lower())
-        out.append({"emailAddress": {"address": email, "name": attendee.get("name") or email}, "type": "required"})
-    return out
+        out.append(GraphAttendee(email=email, name=attendee.get("name") or ""))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- travel blocks
 
 
-def travel_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, integration_id: Any, attempt: int = 0) -> dict[str, Any] | None:
+def travel_event(values: Mapping[str, Any], prefs: SyncPreferences, *, integration_id: Any, attempt: int = 0) -> NewEvent | None:
     """A busy block "Travel to <title>" ending when the event starts, or None when there is none.
 
     Only for synced, timed events with ``travel_minutes`` and ``syncTravelTime``
@@ -568,17 +553,14 @@ def travel_payload(values: Mapping[str, Any], prefs: SyncPreferences, *, integra
         return None
     starts_at = values["starts_at"]
     travel_starts_at = starts_at - dt.timedelta(minutes=int(values["travel_minutes"]))
-    payload = {
-        "subject": f"{prefs.event_prefix}{snapshot['title']}",
-        "body": {"contentType": "text", "content": f"Travel time before {values.get('title') or 'your event'}, added by WedSync."},
-        **_graph_when(travel_starts_at, starts_at, False, values.get("time_zone") or "UTC"),
-        "isReminderOn": False,
-        "showAs": "busy",
-        "categories": [TRAVEL_CATEGORY],
-        "singleValueExtendedProperties": [{"id": TAG_PROPERTY_ID, "value": tag_value(integration_id, f"{TRAVEL_TAG_PREFIX}{values['id']}")}],
-        "transactionId": transaction_id(integration_id, f"{TRAVEL_TAG_PREFIX}{values['id']}", attempt),
-    }
-    return payload
+    fields = EventFields(
+        subject=f"{prefs.event_prefix}{snapshot['title']}",
+        body_text=f"Travel time before {values.get('title') or 'your event'}, added by WedSync.",
+        timing=_timing(travel_starts_at, starts_at, False, values.get("time_zone") or "UTC"),
+        reminder=Reminder(None), show_as="busy", categories=(TRAVEL_CATEGORY,),
+    )
+    travel_id = f"{TRAVEL_TAG_PREFIX}{values['id']}"
+    return NewEvent(fields, transaction_id=transaction_id(integration_id, travel_id, attempt), tag=tag(integration_id, travel_id))
 
 
 def travel_snapshot(values: Mapping[str, Any]) -> dict[str, Any] | None:

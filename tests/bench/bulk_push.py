@@ -26,6 +26,7 @@ def main() -> None:
     from django.utils import timezone
 
     from outlook_sync.models import SyncType
+    from outlook_sync.graph import wire
     from outlook_sync.sync import engine, mapping, runs
     from wedsync.events import actions as event_actions
 
@@ -69,7 +70,7 @@ def main() -> None:
             control.reset_stats()
             with harness.Timer() as naive:
                 for event in events:
-                    payload = mapping.event_payload(engine.event_values(event), prefs)
+                    payload = wire.event_json(mapping.event_fields(engine.event_values(event), prefs))
                     response = session.post(f"{process.graph_url}/me/calendars/{calendar['id']}/events", json=payload, headers={"Authorization": f"Bearer {token}"}, timeout=60)
                     response.raise_for_status()
             naive_stats = control.stats()

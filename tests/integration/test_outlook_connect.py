@@ -116,6 +116,21 @@ def test_reconnecting_the_same_account_updates_the_integration(api_client, graph
     assert OutlookCalendarIntegration.objects.count() == 1
 
 
+def test_connecting_a_different_account_while_connected_is_a_409_and_changes_nothing(api_client, graph, supplier):
+    first = connect(api_client, graph)["integration"]
+    graph.create_user("second@contoso-weddings.example")
+    query = consent(api_client, graph, email="second@contoso-weddings.example")
+
+    response = api_client.post(f"{BASE}/auth/callback", {"code": query["code"], "state": query["state"]})
+
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert error["code"] == "already_connected"
+    assert MAILBOX in error["message"] and "Disconnect it first" in error["message"]
+    stored = OutlookCalendarIntegration.objects.get(user=supplier)
+    assert (str(stored.pk), stored.microsoft_account_email) == (first["id"], MAILBOX)
+
+
 def test_expiring_access_tokens_never_fail_a_call_and_rotated_refresh_tokens_are_stored(api_client, graph, supplier, celery_worker):
     connect(api_client, graph)
     wait_for_idle(api_client)  # the first full sync runs on the worker

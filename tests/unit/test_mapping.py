@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from outlook_sync.graph.types import GraphAttendee, GraphEvent
+from outlook_sync.graph import wire
+from outlook_sync.graph.types import EventFields, EventTiming, GraphAttendee, GraphEvent, Reminder
 from outlook_sync.sync import mapping
 from outlook_sync.sync.mapping import (
     CATEGORY_BY_TYPE,
@@ -15,15 +16,12 @@ from outlook_sync.sync.mapping import (
     PreferencesError,
     SyncPreferences,
     changed_preferences_need_full_resync,
-    create_payload,
-    event_payload,
     html_to_text,
     is_type_synced,
     snapshot_from_graph,
     snapshot_from_wedsync,
     tag_of,
     transaction_id,
-    travel_payload,
     travel_snapshot,
     validate_preferences_patch,
     wedsync_changes,
@@ -33,6 +31,22 @@ UTC = dt.timezone.utc
 EVENT_ID = "5b0c8a52-55b8-4b6e-a4a1-6f8f3f6a2c10"
 INTEGRATION_ID = "0d9b1b43-1f57-4c2b-9d7e-2b1d3f1a8e77"
 PREFS = SyncPreferences()
+
+
+def event_payload(values, prefs, *, fields=None, integration_id=None):
+    """The Graph JSON of what mapping builds: mapping makes the typed values, ``graph.wire`` writes them."""
+    if integration_id is not None:
+        return wire.new_event_json(mapping.new_event(values, prefs, integration_id=integration_id))
+    return wire.event_json(mapping.event_fields(values, prefs, fields=fields))
+
+
+def create_payload(values, prefs, *, integration_id, attempt=0):
+    return wire.new_event_json(mapping.new_event(values, prefs, integration_id=integration_id, attempt=attempt))
+
+
+def travel_payload(values, prefs, *, integration_id):
+    travel = mapping.travel_event(values, prefs, integration_id=integration_id)
+    return None if travel is None else wire.new_event_json(travel)
 
 
 def event_values(**overrides):
@@ -272,6 +286,18 @@ def test_patch_payload_holds_only_the_named_fields():
     assert event_payload(event_values(), PREFS, fields={"reminder"}) == {"reminderMinutesBeforeStart": 60, "isReminderOn": True}
     with pytest.raises(ValueError):
         event_payload(event_values(), PREFS, fields={"categories"})
+
+
+def test_mapping_builds_typed_fields_and_an_update_sends_only_the_named_ones():
+    everything = mapping.event_fields(event_values(), PREFS)
+    assert isinstance(everything, EventFields)
+    assert everything.reminder == Reminder(60)
+    assert everything.timing == EventTiming(event_values()["starts_at"], event_values()["ends_at"], "Europe/London")
+    assert mapping.event_fields(event_values(), PREFS, fields={"title"}) == EventFields(subject="WedSync: Consultation with Priya & Sam")
+    assert mapping.event_fields(event_values(), SyncPreferences(notification_minutes=()), fields={"reminder"}) == EventFields(reminder=Reminder(None))
+    all_day = mapping.event_fields(event_values(is_all_day=True, starts_at=dt.datetime(2026, 6, 20, 9, tzinfo=UTC), ends_at=dt.datetime(2026, 6, 20, 10, tzinfo=UTC)),
+                                   PREFS, fields={"when"})
+    assert all_day.timing == EventTiming(dt.date(2026, 6, 20), dt.date(2026, 6, 21), "Europe/London", all_day=True)
 
 
 def test_create_payload_carries_a_deterministic_transaction_id():
