@@ -135,20 +135,23 @@ def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float 
             semaphore.release()
         return
     key = _key("graph-slots", mailbox)
+    wake = _key("graph-slots-freed", mailbox)
     member = f"{os.getpid()}:{uuid.uuid4().hex}"
     deadline = time.monotonic() + wait
     delay = 0.005
     while not client.eval(_ACQUIRE_SLOT, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, member, int(SLOT_LEASE_SECONDS * 2)):
         if time.monotonic() > deadline:
             raise LockTimeout(f"mailbox {mailbox}")
-        time.sleep(delay)
+        # Woken as soon as any process gives a slot back (the release below pushes a token), at the latest after
+        # ``delay``: a waiter never idles while the mailbox has a free slot (a dead holder's lapses by its lease).
+        client.blpop([wake], timeout=delay)
         delay = min(delay * 2, 0.05)
     _slots_held(client, key, member, held=True)
     try:
         yield
     finally:
         _slots_held(client, key, member, held=False)
-        client.zrem(key, member)
+        client.pipeline(transaction=False).zrem(key, member).lpush(wake, 1).ltrim(wake, 0, limit - 1).expire(wake, int(SLOT_LEASE_SECONDS * 2)).execute()
 
 
 #: Slots this process holds (member -> (Redis client, key)), renewed by one thread per process.
