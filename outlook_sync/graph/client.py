@@ -15,7 +15,6 @@ Logs say method, path, status, duration and Graph's request-id; never tokens.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -189,21 +188,9 @@ class GraphClient:
         Outlook runs up to ``GRAPH_BATCH_PARALLELISM`` (4) items of one batch in
         parallel and they count against the mailbox's 4 concurrent requests, so a
         batch holds that many slots; 4 batches in flight would be 16 operations.
-        Multi-slot holders take them one at a time behind a gate, so two of them
-        never deadlock holding half each.
+        (:func:`locks.mailbox_slot` takes several behind a gate, so two holders never deadlock holding half each.)
         """
-        if weight <= 1:
-            return locks.mailbox_slot(self.mailbox)
-        stack = contextlib.ExitStack()
-        try:
-            # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
-            with locks.exclusive(f"graph-batch-gate:{self.mailbox}", timeout=locks.SLOT_LEASE_SECONDS, wait=300, heartbeat=True):
-                for _ in range(weight):
-                    stack.enter_context(locks.mailbox_slot(self.mailbox))
-        except BaseException:
-            stack.close()
-            raise
-        return stack
+        return locks.mailbox_slot(self.mailbox, count=max(1, weight))
 
     def _send(self, method: str, url: str, *, weight: int = 1, **kwargs) -> requests.Response:
         started = time.monotonic()

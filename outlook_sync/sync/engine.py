@@ -501,7 +501,7 @@ class SyncEngine:
                     continue
                 self.settle(row, outlook)
         if quiet:
-            OutlookEventMapping.objects.bulk_update(quiet, ["outlook_change_key", "outlook_last_seen", "last_synced_at"])  # one UPDATE a page
+            OutlookEventMapping.remember_outlook_changes(quiet)  # one UPDATE a page
         self.store_busy_times(self.with_series_details(busy), removed_busy)
 
     def only_outlook_moved(self, row: OutlookEventMapping, outlook: plan.Outlook) -> bool:
