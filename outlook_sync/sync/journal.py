@@ -74,9 +74,9 @@ class Journal:
 def record_settings(run: OutlookSyncHistory, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     """A settings change (``PUT /settings``) on the run that applies it: what it replaced (undo puts it back).
 
-    ``old`` and ``new`` may hold ``syncPreferences`` (the preferences), ``calendar`` (``{"id", "name"}`` of the
-    synced calendar) and ``syncDirection``; only what differs is recorded: the changed preference keys under
-    ``syncPreferences``, and ``calendar`` / ``syncDirection`` as ``{"old", "new"}``.
+    ``old`` and ``new`` may hold ``syncPreferences`` (the preferences), ``calendar`` (the synced calendar's
+    name, as the supplier sees it: never its Outlook id) and ``syncDirection``; only what differs is recorded:
+    the changed preference keys under ``syncPreferences``, and ``calendar`` / ``syncDirection`` as ``{"old", "new"}``.
     """
     fields = settings_fields(old, new)
     if fields:

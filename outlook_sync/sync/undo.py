@@ -43,6 +43,7 @@ from django.db.models import Q
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
+from ..graph import calendar_api
 from ..models import (
     ChangeKind,
     ChangeSide,
@@ -65,6 +66,7 @@ EVENT_GONE = "The event no longer exists in WedSync."
 OUTLOOK_GONE = "The event was deleted in Outlook after this sync; undo its removal instead."
 FIRST_COPY = "This sync added your WedSync event to Outlook. To remove it from Outlook, delete it in WedSync."
 SETTING_CHANGED = "This setting was changed again after this sync, so undo leaves it alone."
+CALENDAR_GONE = "That calendar is no longer in your Outlook account (or WedSync can't add events to it), so WedSync stays with the one synced now."
 
 FIELD_LABELS = {
     "title": "title", "subject": "title in Outlook", "when": "time", "location": "location", "description": "description",
@@ -166,16 +168,15 @@ def _restorable(preferences: dict, change: OutlookSyncChange) -> tuple[dict, lis
 
 
 def _restorable_scope(integration: OutlookCalendarIntegration, change: OutlookSyncChange) -> tuple[dict, list[str]]:
-    """The synced calendar (``{"id", "name"}``) and sync direction this settings change replaced, where the
-    integration still holds what it set; and those changed again since (kept)."""
-    now = {"calendar": {"id": integration.calendar_id, "name": integration.calendar_name}, "syncDirection": integration.sync_direction}
+    """The synced calendar (its name) and sync direction this settings change replaced, where the integration
+    still holds what it set; and those changed again since (kept)."""
+    now = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
     restored, kept = {}, []
     for name in ("calendar", "syncDirection"):
         values = change.fields.get(name)
         if not values:
             continue
-        same = now[name]["id"] == (values.get("new") or {}).get("id") if name == "calendar" else now[name] == values.get("new")
-        if same:
+        if now[name] == values.get("new"):
             restored[name] = values.get("old")
         else:
             kept.append(name)
@@ -235,8 +236,8 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
             for key in scope_kept:
                 refused.append({"field": key, "reason": SETTING_CHANGED})
             if "calendar" in scope:
-                moved_from = (change.fields["calendar"].get("new") or {}).get("name") or "the calendar synced now"
-                moved_to = (scope["calendar"] or {}).get("name") or "the calendar synced before"
+                moved_from = change.fields["calendar"].get("new") or "the calendar synced now"
+                moved_to = scope["calendar"] or "the calendar synced before"
                 wedsync_lines.append(f"The synced calendar goes back from “{moved_from}” to “{moved_to}”.")
                 outlook_lines.append(f"WedSync's events leave “{moved_from}” and are added to “{moved_to}” again.")
             if "syncDirection" in scope:
@@ -345,24 +346,30 @@ def _restore_settings(engine, change: OutlookSyncChange) -> tuple[bool, bool]:
     """Put back the preferences, synced calendar and sync direction this settings change replaced (not those
     changed again since). Returns (a full sync is needed, as ``PUT /settings`` would have asked for; the
     synced calendar was put back)."""
+    calendar = None
+    if "calendar" in _restorable_scope(engine.integration, change)[0]:
+        # The journal names the calendar (no Outlook ids in it): find it in the account now, before any lock is taken.
+        name = change.fields["calendar"].get("old")
+        calendar = next((c for c in calendar_api.list_calendars(engine.client) if c.name == name and c.can_edit), None)
     with transaction.atomic():  # against a PUT /settings at the same moment
         integration = OutlookCalendarIntegration.objects.select_for_update().get(pk=engine.integration.pk)
         prefs = dict(integration.sync_preferences or {})
         restored, kept = _restorable(prefs, change)
         scope, scope_kept = _restorable_scope(integration, change)
+        if "calendar" in scope and calendar is None:
+            del scope["calendar"]
+            _refuse(engine, change, "calendar", CALENDAR_GONE)
         for key in [*kept, *scope_kept]:
             _refuse(engine, change, key, SETTING_CHANGED)
         if not restored and not scope:
             return False, False
-        old = {"syncPreferences": {k: prefs.get(k) for k in restored},
-               "calendar": {"id": integration.calendar_id, "name": integration.calendar_name}, "syncDirection": integration.sync_direction}
+        old = {"syncPreferences": {k: prefs.get(k) for k in restored}, "calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
         old_prefs = mapping.SyncPreferences.from_json(prefs)
         prefs.update(restored)
         updates: dict = {"sync_preferences": prefs}
         if "calendar" in scope:
             # As PUT /settings switching calendars: a new delta read of that calendar, the old copies leave the other.
-            calendar = scope["calendar"] or {}
-            updates.update(calendar_id=calendar.get("id"), calendar_name=calendar.get("name"), delta_link=None)
+            updates.update(calendar_id=calendar.id, calendar_name=calendar.name, delta_link=None)
         if "syncDirection" in scope:
             updates["sync_direction"] = scope["syncDirection"]
         OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(**updates)
@@ -371,8 +378,7 @@ def _restore_settings(engine, change: OutlookSyncChange) -> tuple[bool, bool]:
     engine.use_preferences(prefs)
     if "syncDirection" in scope:
         engine.direction = scope["syncDirection"]
-    new = {"syncPreferences": restored,
-           "calendar": {"id": engine.integration.calendar_id, "name": engine.integration.calendar_name}, "syncDirection": engine.direction}
+    new = {"syncPreferences": restored, "calendar": engine.integration.calendar_name, "syncDirection": engine.direction}
     engine.journal.record(side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields=journal.settings_fields(old, new))
     return bool(scope) or mapping.changed_preferences_need_full_resync(old_prefs, engine.prefs), "calendar" in scope
 
