@@ -317,6 +317,7 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
     """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""
     _refuse_while_disconnecting(integration)
     old_prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    old_scope = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}  # names only: no Outlook ids in the journal
     requires_full = False
     schedule_changed = False
     fields = ["updated_at"]
@@ -360,8 +361,10 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
     if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
         run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
+        new_scope = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
         if "sync_preferences" in fields:
-            journal.record_settings(run, old_prefs.to_json(), integration.sync_preferences)  # undoing the run restores them
+            old_scope["syncPreferences"], new_scope["syncPreferences"] = old_prefs.to_json(), integration.sync_preferences
+        journal.record_settings(run, old_scope, new_scope)  # undoing the run restores them (preferences, calendar, direction)
     return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
 
 

@@ -25,12 +25,16 @@ MAILBOX_CONCURRENCY = 4
 #: slots are renewed (:func:`_renew_slots`, every second) however long it keeps them.
 SLOT_LEASE_SECONDS = 15
 
-_ACQUIRE_SLOT = """
+#: Take as many of the wanted slots (members ARGV[5..]) as are free, in order; returns how many were taken.
+_ACQUIRE_SLOTS = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  return 1
+local taken = math.min(tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1]), #ARGV - 4)
+for i = 1, taken do
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4 + i])
+end
+if taken > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return taken
 end
 return 0
 """
@@ -130,54 +134,73 @@ def mailbox_slots(mailbox: str, weight: int = 1):
     Outlook runs up to ``GRAPH_BATCH_PARALLELISM`` (4) items of one batch in
     parallel and they count against the mailbox's 4 concurrent requests, so a
     batch holds that many slots (at most :data:`MAILBOX_CONCURRENCY`); 4 batches
-    in flight would be 16 operations. Multi-slot holders take them one at a time
-    behind a gate, so two of them never deadlock holding half each. Raises
-    :class:`LockTimeout` when the slots stay taken.
+    in flight would be 16 operations. Raises :class:`LockTimeout` when the slots
+    stay taken (see :func:`mailbox_slot`).
     """
-    weight = min(weight, MAILBOX_CONCURRENCY)
-    if weight <= 1:
-        return mailbox_slot(mailbox)
-    stack = contextlib.ExitStack()
-    try:
-        # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
-        with exclusive(f"graph-batch-gate:{mailbox}", timeout=SLOT_LEASE_SECONDS, wait=300, heartbeat=True):
-            for _ in range(weight):
-                stack.enter_context(mailbox_slot(mailbox))
-    except BaseException:
-        stack.close()
-        raise
-    return stack
+    return mailbox_slot(mailbox, count=max(1, min(weight, MAILBOX_CONCURRENCY)))
 
 
 @contextlib.contextmanager
-def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float = 300.0):
-    """Hold one of the mailbox's ``limit`` request slots while a Graph request is in flight."""
+def mailbox_slot(mailbox: str, *, limit: int = MAILBOX_CONCURRENCY, wait: float = 300.0, count: int = 1):
+    """Hold ``count`` of the mailbox's ``limit`` request slots while a Graph request is in flight.
+
+    A request that needs several (a ``$batch``, whose items Outlook runs in parallel) takes them behind the
+    mailbox's gate, so two of them never deadlock holding half each; it takes every free one in one Redis
+    call and waits for the rest.
+    """
     client = _redis()
     if client is None:
         with _local_slots_guard:
             semaphore = _local_slots.setdefault(mailbox, threading.BoundedSemaphore(limit))
-        if not semaphore.acquire(timeout=wait):
-            raise LockTimeout(f"mailbox {mailbox}")
+        taken = 0
         try:
+            with _local_gate(mailbox) if count > 1 else contextlib.nullcontext():
+                for _ in range(count):
+                    if not semaphore.acquire(timeout=wait):
+                        raise LockTimeout(f"mailbox {mailbox}")
+                    taken += 1
             yield
         finally:
-            semaphore.release()
+            for _ in range(taken):
+                semaphore.release()
         return
     key = _key("graph-slots", mailbox)
-    member = f"{os.getpid()}:{uuid.uuid4().hex}"
-    deadline = time.monotonic() + wait
-    delay = 0.005
-    while not client.eval(_ACQUIRE_SLOT, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, member, int(SLOT_LEASE_SECONDS * 2)):
-        if time.monotonic() > deadline:
-            raise LockTimeout(f"mailbox {mailbox}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    _slots_held(client, key, member, held=True)
+    wake = _key("graph-slots-freed", mailbox)
+    members = [f"{os.getpid()}:{uuid.uuid4().hex}" for _ in range(count)]
+    held = 0
     try:
+        # Renewed while held, so a holder killed while it waits for slots frees the gate within a slot's lease.
+        with exclusive(f"graph-batch-gate:{mailbox}", timeout=SLOT_LEASE_SECONDS, wait=wait, heartbeat=True) if count > 1 else contextlib.nullcontext():
+            deadline = time.monotonic() + wait
+            delay = 0.005
+            while True:
+                taken = client.eval(_ACQUIRE_SLOTS, 1, key, time.time(), limit, time.time() + SLOT_LEASE_SECONDS, int(SLOT_LEASE_SECONDS * 2), *members[held:])
+                for member in members[held:held + taken]:
+                    _slots_held(client, key, member, held=True)
+                held += taken
+                if held == count:
+                    break
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"mailbox {mailbox}")
+                # Woken as soon as any process gives a slot back (the release below pushes a token), at the latest
+                # after ``delay``: a waiter never idles while the mailbox has a free slot (a dead holder's lapses by
+                # its lease).
+                client.blpop([wake], timeout=delay)
+                delay = min(delay * 2, 0.05)
         yield
     finally:
-        _slots_held(client, key, member, held=False)
-        client.zrem(key, member)
+        for member in members[:held]:
+            _slots_held(client, key, member, held=False)
+        if held:
+            client.pipeline(transaction=False).zrem(key, *members[:held]).lpush(wake, *[1] * held).ltrim(wake, 0, limit - 1).expire(wake, int(SLOT_LEASE_SECONDS * 2)).execute()
+
+
+_local_gates: dict[str, threading.Lock] = {}
+
+
+def _local_gate(mailbox: str) -> threading.Lock:
+    with _local_slots_guard:
+        return _local_gates.setdefault(mailbox, threading.Lock())
 
 
 #: Slots this process holds (member -> (Redis client, key)), renewed by one thread per process.

@@ -12,10 +12,11 @@ read and write them with :meth:`OutlookCalendarIntegration.set_tokens`,
 """
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -249,6 +250,24 @@ class OutlookEventMapping(models.Model):
             models.UniqueConstraint(fields=["integration", "wedsync_event_id"], name="outlook_event_mappings_integration_id_wedsync_event_id_key"),
             models.UniqueConstraint(fields=["integration", "outlook_event_id"], name="outlook_event_mappings_integration_id_outlook_event_id_key"),
         ]
+
+    @classmethod
+    def remember_outlook_changes(cls, rows: list[OutlookEventMapping]) -> None:
+        """Store ``outlook_change_key``, ``outlook_last_seen`` and ``last_synced_at`` of these rows in one UPDATE.
+
+        (``bulk_update`` builds a CASE per row and field: 2 s of Python for 1,000 rows; this is one statement
+        over ``unnest`` of three arrays.)
+        """
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {cls._meta.db_table} AS m
+                    SET outlook_change_key = v.change_key, outlook_last_seen = v.last_seen, last_synced_at = v.synced_at
+                    FROM unnest(%s::uuid[], %s::varchar[], %s::jsonb[], %s::timestamptz[]) AS v(id, change_key, last_seen, synced_at)
+                    WHERE m.id = v.id""",
+                [[r.pk for r in rows], [r.outlook_change_key for r in rows], [json.dumps(r.outlook_last_seen) for r in rows], [r.last_synced_at for r in rows]],
+            )
 
     def __str__(self) -> str:
         title = self.event.title if self.event_id and self.event is not None else self.wedsync_event_id

@@ -72,13 +72,28 @@ class Journal:
 
 
 def record_settings(run: OutlookSyncHistory, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A settings change (``PUT /settings``) on the run that applies it: the preferences it replaced (undo restores them)."""
-    keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
+    """A settings change (``PUT /settings``) on the run that applies it: what it replaced (undo puts it back).
+
+    ``old`` and ``new`` may hold ``syncPreferences`` (the preferences), ``calendar`` (the synced calendar's
+    name, as the supplier sees it: never its Outlook id) and ``syncDirection``; only what differs is recorded:
+    the changed preference keys under ``syncPreferences``, and ``calendar`` / ``syncDirection`` as ``{"old", "new"}``.
+    """
+    fields = settings_fields(old, new)
+    if fields:
+        OutlookSyncChange.objects.create(run=run, integration_id=run.integration_id, side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields=fields)
+
+
+def settings_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict:
+    """The journal fields of a settings change (see :func:`record_settings`)."""
+    fields: dict = {}
+    old_prefs, new_prefs = old.get("syncPreferences") or {}, new.get("syncPreferences") or {}
+    keys = [k for k in {**old_prefs, **new_prefs} if old_prefs.get(k) != new_prefs.get(k)]
     if keys:
-        OutlookSyncChange.objects.create(
-            run=run, integration_id=run.integration_id, side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED,
-            fields={"syncPreferences": {"old": {k: old.get(k) for k in keys}, "new": {k: new.get(k) for k in keys}}},
-        )
+        fields["syncPreferences"] = {"old": {k: old_prefs.get(k) for k in keys}, "new": {k: new_prefs.get(k) for k in keys}}
+    for name in ("calendar", "syncDirection"):
+        if name in old and name in new and old[name] != new[name]:
+            fields[name] = {"old": old[name], "new": new[name]}
+    return fields
 
 
 def retention() -> dt.timedelta:

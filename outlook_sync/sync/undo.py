@@ -20,7 +20,11 @@ run, and can itself be undone:
   restored preferences: a full sync (every copy rewritten with the restored
   prefix and reminder, copies of types switched off again leave Outlook, those
   switched on again come back). Copies that settings change added are not
-  "first copies" to refuse: they leave with their type;
+  "first copies" to refuse: they leave with their type. A change of the synced
+  calendar or of the sync direction is put back too (unless changed again
+  since); the copies a calendar switch made in the new calendar leave it (read
+  first, so an Outlook edit made there is kept) and are made again in the
+  restored calendar by that full sync, not one by one;
 - **deleted** (on either side): the WedSync event is revived if it was
   soft-deleted, and the Outlook copy recreated from its values and relinked
   (one copy: a new ``transactionId`` per undo run, our tag looked up first);
@@ -39,6 +43,7 @@ from django.db.models import Q
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
+from ..graph import calendar_api
 from ..models import (
     ChangeKind,
     ChangeSide,
@@ -61,10 +66,12 @@ EVENT_GONE = "The event no longer exists in WedSync."
 OUTLOOK_GONE = "The event was deleted in Outlook after this sync; undo its removal instead."
 FIRST_COPY = "This sync added your WedSync event to Outlook. To remove it from Outlook, delete it in WedSync."
 SETTING_CHANGED = "This setting was changed again after this sync, so undo leaves it alone."
+CALENDAR_GONE = "That calendar is no longer in your Outlook account (or WedSync can't add events to it), so WedSync stays with the one synced now."
 
 FIELD_LABELS = {
     "title": "title", "subject": "title in Outlook", "when": "time", "location": "location", "description": "description",
-    "attendees": "attendees", "reminder": "reminder", "syncPreferences": "sync settings",
+    "attendees": "attendees", "reminder": "reminder", "syncPreferences": "sync settings", "calendar": "synced calendar",
+    "syncDirection": "sync direction",
 }
 
 
@@ -160,6 +167,33 @@ def _restorable(preferences: dict, change: OutlookSyncChange) -> tuple[dict, lis
     return restored, [key for key in old if key not in restored]
 
 
+def _restorable_scope(integration: OutlookCalendarIntegration, change: OutlookSyncChange) -> tuple[dict, list[str]]:
+    """The synced calendar (its name) and sync direction this settings change replaced, where the integration
+    still holds what it set; and those changed again since (kept)."""
+    now = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
+    restored, kept = {}, []
+    for name in ("calendar", "syncDirection"):
+        values = change.fields.get(name)
+        if not values:
+            continue
+        if now[name] == values.get("new"):
+            restored[name] = values.get("old")
+        else:
+            kept.append(name)
+    return restored, kept
+
+
+def _moved_by_calendar_switch(change: OutlookSyncChange, switch_runs: set) -> bool:
+    """An Outlook copy a calendar switch removed from the old calendar or made in the new one: undoing the switch
+    moves it back with the full sync of the restored calendar, not as a change of its own."""
+    return change.side == ChangeSide.OUTLOOK and change.kind in (ChangeKind.CREATED, ChangeKind.DELETED) and change.run_id in switch_runs
+
+
+def _calendar_switches(integration: OutlookCalendarIntegration, changes: Iterable[OutlookSyncChange]) -> set:
+    """Runs whose calendar switch, among ``changes``, will be undone."""
+    return {c.run_id for c in changes if not c.wedsync_event_id and "calendar" in _restorable_scope(integration, c)[0]}
+
+
 def restored_preferences(preferences: dict, changes: Iterable[OutlookSyncChange]) -> dict:
     """The preferences once the settings changes among ``changes`` are undone (newest first, as the undo run does)."""
     prefs = dict(preferences)
@@ -183,6 +217,7 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
     """
     changes = list(changes)
     after = mapping.SyncPreferences.from_json(restored_preferences(integration.sync_preferences or {}, changes))
+    switch_runs = _calendar_switches(integration, changes)
     out = []
     for change in changes:
         wedsync_lines: list[str] = []
@@ -197,7 +232,17 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
                 refused.append({"field": key, "reason": SETTING_CHANGED})
             for key, value in restored.items():
                 wedsync_lines.append(f"Setting {key} goes back from {new.get(key)!r} to {value!r}.")
-            if restored:
+            scope, scope_kept = _restorable_scope(integration, change)
+            for key in scope_kept:
+                refused.append({"field": key, "reason": SETTING_CHANGED})
+            if "calendar" in scope:
+                moved_from = change.fields["calendar"].get("new") or "the calendar synced now"
+                moved_to = scope["calendar"] or "the calendar synced before"
+                wedsync_lines.append(f"The synced calendar goes back from “{moved_from}” to “{moved_to}”.")
+                outlook_lines.append(f"WedSync's events leave “{moved_from}” and are added to “{moved_to}” again.")
+            if "syncDirection" in scope:
+                wedsync_lines.append(f"The sync direction goes back from {change.fields['syncDirection'].get('new')} to {scope['syncDirection']}.")
+            if restored or scope:
                 outlook_lines.append("Every event in Outlook is synced again with those settings.")
         elif change.kind in (ChangeKind.UPDATED, ChangeKind.CONFLICT_RESOLVED):
             for field, values in change.fields.items():
@@ -215,6 +260,9 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
                 line = f"“{title}”: {label} goes back to {_value_text(field, values.get('old'))} (now {_value_text(field, values.get('new'))})."
                 wedsync_lines.append(line)
                 outlook_lines.append(line)
+        elif _moved_by_calendar_switch(change, switch_runs):
+            if change.kind == ChangeKind.CREATED:
+                outlook_lines.append(f"“{title}” goes back to the calendar synced before.")
         elif change.kind == ChangeKind.DELETED:
             if change.event is None:
                 refused.append({"field": "event", "reason": EVENT_GONE})
@@ -264,14 +312,22 @@ def execute(engine) -> None:
     run = engine.run_row
     changes = list(OutlookSyncChange.objects.filter(undone_by=run).select_related("event").order_by("created_at"))
     resync = False
+    switch_runs: set = set()
     for change in sorted((c for c in changes if not c.wedsync_event_id), key=lambda c: c.created_at, reverse=True):  # newest first
-        resync |= _restore_settings(engine, change)
+        restored, moved = _restore_settings(engine, change)
+        resync |= restored
+        if moved:
+            switch_runs.add(change.run_id)
     by_event: OrderedDict[str, list[OutlookSyncChange]] = OrderedDict()
     for change in changes:
         if change.wedsync_event_id:
             by_event.setdefault(change.wedsync_event_id, []).append(change)
     engine.expect(len(by_event) - run.total_events)
     for event_id, group in by_event.items():
+        group = [c for c in group if not _moved_by_calendar_switch(c, switch_runs)]  # moved back by the resync below
+        if not group:
+            engine.progress(processed=1)
+            continue
         with engine.guard(None, event_id=event_id):
             _undo_event(engine, event_id, group)
     if resync:
@@ -286,24 +342,45 @@ def _refuse(engine, change: OutlookSyncChange, field: str, reason: str) -> None:
     })
 
 
-def _restore_settings(engine, change: OutlookSyncChange) -> bool:
-    """Put back the preferences this settings change replaced (not those changed again since); True when the
-    restored preferences need a full sync (as ``PUT /settings`` would have asked for)."""
+def _restore_settings(engine, change: OutlookSyncChange) -> tuple[bool, bool]:
+    """Put back the preferences, synced calendar and sync direction this settings change replaced (not those
+    changed again since). Returns (a full sync is needed, as ``PUT /settings`` would have asked for; the
+    synced calendar was put back)."""
+    calendar = None
+    if "calendar" in _restorable_scope(engine.integration, change)[0]:
+        # The journal names the calendar (no Outlook ids in it): find it in the account now, before any lock is taken.
+        name = change.fields["calendar"].get("old")
+        calendar = next((c for c in calendar_api.list_calendars(engine.client) if c.name == name and c.can_edit), None)
     with transaction.atomic():  # against a PUT /settings at the same moment
         integration = OutlookCalendarIntegration.objects.select_for_update().get(pk=engine.integration.pk)
         prefs = dict(integration.sync_preferences or {})
         restored, kept = _restorable(prefs, change)
-        for key in kept:
+        scope, scope_kept = _restorable_scope(integration, change)
+        if "calendar" in scope and calendar is None:
+            del scope["calendar"]
+            _refuse(engine, change, "calendar", CALENDAR_GONE)
+        for key in [*kept, *scope_kept]:
             _refuse(engine, change, key, SETTING_CHANGED)
-        if not restored:
-            return False
-        before = {k: prefs.get(k) for k in restored}
+        if not restored and not scope:
+            return False, False
+        old = {"syncPreferences": {k: prefs.get(k) for k in restored}, "calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
         old_prefs = mapping.SyncPreferences.from_json(prefs)
         prefs.update(restored)
-        OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(sync_preferences=prefs)
+        updates: dict = {"sync_preferences": prefs}
+        if "calendar" in scope:
+            # As PUT /settings switching calendars: a new delta read of that calendar, the old copies leave the other.
+            updates.update(calendar_id=calendar.id, calendar_name=calendar.name, delta_link=None)
+        if "syncDirection" in scope:
+            updates["sync_direction"] = scope["syncDirection"]
+        OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(engine.integration, name, value)
     engine.use_preferences(prefs)
-    engine.journal.record(side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields={"syncPreferences": {"old": before, "new": restored}})
-    return mapping.changed_preferences_need_full_resync(old_prefs, engine.prefs)
+    if "syncDirection" in scope:
+        engine.direction = scope["syncDirection"]
+    new = {"syncPreferences": restored, "calendar": engine.integration.calendar_name, "syncDirection": engine.direction}
+    engine.journal.record(side=ChangeSide.WEDSYNC, kind=ChangeKind.UPDATED, fields=journal.settings_fields(old, new))
+    return bool(scope) or mapping.changed_preferences_need_full_resync(old_prefs, engine.prefs), "calendar" in scope
 
 
 def _mapping_of(engine, event_id: str) -> OutlookEventMapping | None:

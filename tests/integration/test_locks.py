@@ -104,6 +104,30 @@ def test_mailbox_slots_cap_concurrency_and_time_out():
         pass
 
 
+def test_a_batch_holds_several_slots_at_once_and_a_waiter_gets_one_when_it_is_given_back():
+    """A ``$batch`` holds the slots of the items Outlook runs in parallel; nobody gets a fifth of four, and a
+    waiter gets the slot the batch gives back (woken by the release, well before its own deadline)."""
+    mailbox = f"{uuid.uuid4().hex}@contoso-weddings.example"
+    got = threading.Event()
+
+    def wait_for_one():
+        with locks.mailbox_slot(mailbox, limit=4, wait=30):
+            got.set()
+
+    with locks.mailbox_slot(mailbox, limit=4, count=3):
+        with locks.mailbox_slot(mailbox, limit=4):  # the fourth
+            with pytest.raises(locks.LockTimeout):
+                with locks.mailbox_slot(mailbox, limit=4, wait=0.3):
+                    pytest.fail("a fifth slot of four")
+            waiter = threading.Thread(target=wait_for_one, daemon=True)
+            waiter.start()
+            assert not got.wait(0.3)
+        assert got.wait(10)
+        waiter.join(10)
+    with locks.mailbox_slot(mailbox, limit=4, count=4, wait=5):  # all four given back on exit
+        pass
+
+
 def test_a_mailbox_slot_is_kept_for_longer_than_twice_its_lease(monkeypatch):
     """Slots have a short lease (a killed worker's are given back soon) renewed while their holder lives."""
     monkeypatch.setattr(locks, "SLOT_LEASE_SECONDS", LEASE)

@@ -276,3 +276,45 @@ def test_undo_of_settings_changes_that_switched_a_type_on_and_off_takes_the_copi
     assert sorted(e["subject"] for e in _ours(graph)) == ["WedSync: Ceremony", "WedSync: Send the album"]
     assert api_client.get(f"{BASE}/sync").json()["integration"]["syncPreferences"]["syncDeadlines"] is True
     assert [e["syncStatus"] for e in _mapped(api_client) if e["wedSyncEventId"] == deadline["id"]] == ["synced"]
+
+
+def test_undo_of_a_calendar_and_direction_change_puts_both_back_and_the_copies_in_the_old_calendar(api_client, graph, supplier):
+    """Issue 18: undoing a settings run that switched the synced calendar and the direction puts both back; the
+    copies leave the new calendar and are in the old one again (one each, mapped); undoing that undo switches again."""
+    events = [_create_event(api_client, title=f"Ceremony {n}", startsAt=at(3 + n, 10).isoformat(), endsAt=at(3 + n, 11).isoformat()) for n in range(3)]
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    first = api_client.get(f"{BASE}/sync").json()["integration"]
+    weddings = graph.create_calendar(MAILBOX, "Weddings")
+
+    def subjects(calendar_id: str) -> list[str]:
+        return sorted(e["subject"] for e in graph.events(MAILBOX, calendar_id=calendar_id))
+
+    expected = sorted(f"WedSync: {e['title']}" for e in events)
+    assert subjects(first["calendarId"]) == expected
+
+    put = api_client.put(f"{BASE}/settings", {"calendarId": weddings["id"], "syncDirection": "to_outlook"})
+    assert put.status_code == 200 and put.json()["requiresFullResync"] is True
+    settings_run = next(r for r in wait_for_idle(api_client) if r["reason"] == "settings_change")
+    assert subjects(weddings["id"]) == expected and subjects(first["calendarId"]) == []
+
+    answer = api_client.post(f"{BASE}/sync/{settings_run['id']}/undo")
+    assert answer.status_code == 202, answer.content
+    assert all(c["refused"] == [] for c in answer.json()["changes"]), answer.json()
+    undo_job = _wait_job(api_client, answer.json()["syncId"])
+    assert undo_job["status"] == "completed" and not undo_job.get("errors"), undo_job
+    now = api_client.get(f"{BASE}/sync").json()["integration"]
+    assert (now["calendarId"], now["calendarName"], now["syncDirection"]) == (first["calendarId"], first["calendarName"], "bidirectional")
+    assert subjects(first["calendarId"]) == expected and subjects(weddings["id"]) == []
+    mapped = _mapped(api_client)
+    assert sorted(e["wedSyncEventId"] for e in mapped) == sorted(e["id"] for e in events)
+    assert {e["syncStatus"] for e in mapped} == {"synced"}
+
+    # The undo is journaled like the settings change, so it can be undone too: Weddings and one-way again.
+    again = api_client.post(f"{BASE}/sync/{undo_job['syncId']}/undo")
+    assert again.status_code == 202, again.content
+    redo_job = _wait_job(api_client, again.json()["syncId"])
+    assert redo_job["status"] == "completed" and not redo_job.get("errors"), redo_job
+    now = api_client.get(f"{BASE}/sync").json()["integration"]
+    assert (now["calendarId"], now["syncDirection"]) == (weddings["id"], "to_outlook")
+    assert subjects(weddings["id"]) == expected and subjects(first["calendarId"]) == []
