@@ -8,11 +8,17 @@ enqueues ``tasks.disconnect_integration``. :func:`advance` does the work:
    that starts later sees ``disconnecting`` and is cancelled).
 2. With "remove": lists this integration's copies (mapped ones, plus every event
    whose tag starts with this integration's id, so even copies whose mapping was
-   lost), and deletes them through ``$batch`` (20 per envelope, the Graph
-   client's mailbox slots keep it within Outlook's 4 concurrent requests) with
-   ``If-Match`` on the changeKey just read. A copy Outlook did not confirm (412:
-   changed meanwhile, or an item that failed) is read again and deleted with its
-   new changeKey; 404 counts as gone. After every batch the progress
+   lost). Nothing the supplier did in Outlook is lost: each copy Outlook changed
+   since the last sync (its listed changeKey is not the synced one) or in an open
+   conflict leaves through the planner (``engine.remove_copies_keeping_edits``:
+   Outlook's edits reach WedSync, a conflicted field keeps WedSync's value and the
+   event's description notes Outlook's, then the copy is deleted with ``If-Match``).
+   The others are deleted through ``$batch`` (20 per envelope, the Graph client's
+   mailbox slots keep it within Outlook's 4 concurrent requests) with ``If-Match``
+   on the changeKey just read. A copy Outlook did not confirm (412: changed
+   meanwhile, or an item that failed) goes through the planner too when it is one
+   of WedSync's events (a tagged copy without a mapping is read again and deleted
+   with its new changeKey); 404 counts as gone. After every batch the progress
    (``events_removed`` of ``events_to_remove``) is saved and the removed copies'
    mappings are forgotten, so a retry resumes where it stopped and never counts
    twice. Nothing else is touched: not the supplier's own events, not events
