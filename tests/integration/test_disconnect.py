@@ -182,3 +182,35 @@ def test_a_conflict_open_at_disconnect_keeps_wedsyncs_version_and_notes_outlooks
     assert event["location"] == "The Walled Garden"  # WedSync's own version stays ...
     assert "its copy of this event differed; WedSync kept its own version" in event["description"]  # ... and Outlook's is noted
     assert "- location: “The Orangery”" in event["description"]
+
+
+def test_a_disconnect_whose_task_was_lost_is_sent_again_by_the_safety_net_beat(api_client, graph, four_synced, settings, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from outlook_sync import tasks
+    from tests.conftest import settle
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    # The broker is unreachable just when the supplier asks (only this send fails; the worker keeps running).
+    monkeypatch.setattr(tasks.disconnect_integration, "apply_async", broker_down)
+    answer = api_client.delete(f"{BASE}/integration")
+    assert answer.status_code == 202, answer.content  # the request never fails for the broker
+    monkeypatch.undo()
+    settle()
+    lost = api_client.get(f"{BASE}/integration").json()
+    assert lost["connectionState"] == "disconnecting" and lost["disconnect"]["eventsRemoved"] == 0, lost
+
+    # A disconnect asked less than DISCONNECT_RESEND_AFTER_SECONDS ago may still be on its way: the beat leaves it.
+    tasks.safety_net_sync.delay()
+    settle()
+    assert api_client.get(f"{BASE}/integration").json()["connectionState"] == "disconnecting"
+    assert len(graph.events(MAILBOX)) == 5
+
+    settings.DISCONNECT_RESEND_AFTER_SECONDS = 0  # ... time has passed: no worker began it, so its task was lost
+    tasks.safety_net_sync.delay()
+    done = wait_for_disconnect(api_client)
+
+    assert (done["eventsRemoved"], done["eventsToRemove"], done["mappingsDeleted"]) == (4, 4, 4), done
+    assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
