@@ -50,6 +50,7 @@ TRIGGER_LABELS = {
     "force": "you asked to sync one event",
     "webhook": "Outlook told us about a change",
     "admin": "started by WedSync support",
+    "disconnect": "keeping your Outlook edits before disconnecting",
     "retry": "trying again after Outlook asked us to wait",
 }
 RUN_STATUS_LABELS = {"in_progress": "Running", "completed": "Done", "failed": "Failed", "cancelled": "Cancelled"}

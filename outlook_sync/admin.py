@@ -14,12 +14,14 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import support
+from . import selectors, support
 from .models import (
+    DisconnectChoice,
     LastSyncStatus,
     MappingState,
     OutlookBusyTime,
     OutlookCalendarIntegration,
+    OutlookDisconnect,
     OutlookEventMapping,
     OutlookNotification,
     OutlookSupportAuditEntry,
@@ -415,3 +417,42 @@ class OutlookSyncChangeAdmin(admin.ModelAdmin):
         return format_html("<ul style='margin:0;padding-left:1.2em'>{}</ul>", format_html_join(
             "", "<li><strong>{}</strong>: {} → {}</li>", ((name, str(v.get("old")), str(v.get("new"))) for name, v in change.fields.items()),
         ))
+
+
+@admin.register(OutlookDisconnect)
+class OutlookDisconnectAdmin(NoDeleteAdmin):
+    """Disconnects suppliers asked for: their choice, the worker's progress and what came of it, read only for
+    everyone (the row is the outcome's record once the integration is gone; only the supplier disconnects)."""
+
+    list_display = ("requested_at", "supplier", "account", "choice", "status", "progress", "finished_at")
+    list_filter = ("status", "choice")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "user__username", "account_label")
+    fieldsets = (
+        ("Supplier and account", {"fields": ("supplier", "account", "integration")}),
+        ("What the supplier asked", {"fields": ("choice", "requested_at")}),
+        ("Progress", {"fields": ("status", "progress", "outcome", "events_to_remove", "events_removed", "events_kept", "events_not_removed",
+                                 "mappings_deleted", "webhook_unsubscribed", "problem", "attempts", "finished_at")}),
+    )
+    readonly_fields = ("supplier", "account", "integration", "choice", "requested_at", "status", "progress", "outcome", "events_to_remove",
+                       "events_removed", "events_kept", "events_not_removed", "mappings_deleted", "webhook_unsubscribed", "problem", "attempts",
+                       "finished_at")
+
+    @admin.display(description="Supplier", ordering="user__username")
+    def supplier(self, obj):
+        return f"{obj.user.get_username()} <{obj.user.email}>" if obj.user.email else obj.user.get_username()
+
+    @admin.display(description="Microsoft account", ordering="account_label")
+    def account(self, obj):
+        return obj.account_label or "—"
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        if obj.choice != DisconnectChoice.REMOVE:
+            return f"{obj.events_kept} left in Outlook"
+        text = f"{obj.events_removed} of {obj.events_to_remove} removed"
+        return f"{text}, {obj.events_not_removed} could not be removed" if obj.events_not_removed else text
+
+    @admin.display(description="What the supplier reads")
+    def outcome(self, obj):
+        return selectors.disconnect_summary(obj)

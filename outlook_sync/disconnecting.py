@@ -8,11 +8,17 @@ enqueues ``tasks.disconnect_integration``. :func:`advance` does the work:
    that starts later sees ``disconnecting`` and is cancelled).
 2. With "remove": lists this integration's copies (mapped ones, plus every event
    whose tag starts with this integration's id, so even copies whose mapping was
-   lost), and deletes them through ``$batch`` (20 per envelope, the Graph
-   client's mailbox slots keep it within Outlook's 4 concurrent requests) with
-   ``If-Match`` on the changeKey just read. A copy Outlook did not confirm (412:
-   changed meanwhile, or an item that failed) is read again and deleted with its
-   new changeKey; 404 counts as gone. After every batch the progress
+   lost). Nothing the supplier did in Outlook is lost: each copy Outlook changed
+   since the last sync (its listed changeKey is not the synced one) or in an open
+   conflict leaves through the planner (``engine.remove_copies_keeping_edits``:
+   Outlook's edits reach WedSync, a conflicted field keeps WedSync's value and the
+   event's description notes Outlook's, then the copy is deleted with ``If-Match``).
+   The others are deleted through ``$batch`` (20 per envelope, the Graph client's
+   mailbox slots keep it within Outlook's 4 concurrent requests) with ``If-Match``
+   on the changeKey just read. A copy Outlook did not confirm (412: changed
+   meanwhile, or an item that failed) goes through the planner too when it is one
+   of WedSync's events (a tagged copy without a mapping is read again and deleted
+   with its new changeKey); 404 counts as gone. After every batch the progress
    (``events_removed`` of ``events_to_remove``) is saved and the removed copies'
    mappings are forgotten, so a retry resumes where it stopped and never counts
    twice. Nothing else is touched: not the supplier's own events, not events
@@ -43,9 +49,9 @@ from . import locks, subscriptions, tokens
 from .graph import calendar_api
 from .graph.client import BATCH_LIMIT, GraphClient
 from .graph.errors import GraphError, NotFoundError, ReauthorizationRequired, ThrottledError
-from .models import (ConnectionState, DisconnectChoice, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect,
+from .models import (ConnectionState, DisconnectChoice, DisconnectStatus, MappingState, OutlookCalendarIntegration, OutlookDisconnect,
                      OutlookEventMapping, OutlookSavedSettings)
-from .sync import mapping
+from .sync import engine, mapping
 
 logger = logging.getLogger(__name__)
 
@@ -128,22 +134,66 @@ def _remove_copies(record: OutlookDisconnect, integration: OutlookCalendarIntegr
     copies = our_copies(client, integration)
     record.events_to_remove = record.events_removed + len(copies)
     record.save(update_fields=["events_to_remove"])
-    ids = sorted(copies)
+    # Nothing lost: a copy edited in Outlook since the last sync (its changeKey moved), or in an open conflict,
+    # goes through the planner first: its edits reach WedSync, then it is deleted.
+    edited = edited_since_last_sync(integration, copies)
+    _remove_through_planner(record, integration, edited)
+    ids = sorted(set(copies) - set(edited))
     for start in range(0, len(ids), BATCH_LIMIT):
         chunk = ids[start:start + BATCH_LIMIT]
         confirmed = calendar_api.delete_events(client, chunk, if_match=copies)
         gone = [oid for oid in chunk if confirmed.get(oid)]
+        unconfirmed = [oid for oid in chunk if not confirmed.get(oid)]
+        mapped = _mapped(integration, unconfirmed)
         refused: list[str] = []
         try:
-            for oid in chunk:
-                if not confirmed.get(oid):
+            # Changed meanwhile (412) or failed: one of WedSync's events goes through the planner (its edit is kept),
+            # a tagged copy without a mapping is read again and deleted.
+            _remove_through_planner(record, integration, mapped)
+            for oid in unconfirmed:
+                if oid not in mapped:
                     (gone if _delete_after_rereading(client, oid) else refused).append(oid)
         finally:  # also when Outlook stopped answering midway: what is gone is counted, and the retry resumes after it
-            record.mappings_deleted += _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
-            record.events_removed += len(gone)
-            record.events_not_removed += len(refused)
-            record.problem = ""  # Outlook answered again (a wait that follows says so anew)
-            record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted", "problem"])
+            _count(record, integration, gone, refused)
+
+
+def edited_since_last_sync(integration: OutlookCalendarIntegration, copies: dict[str, str | None]) -> list[str]:
+    """WedSync's events whose copy Outlook changed since the last sync (the changeKey just listed is not the one
+    synced: a lost notification, or no sync since), or whose conflict is still open."""
+    rows = integration.mappings.filter(kind="event", outlook_event_id__in=list(copies)).values_list("outlook_event_id", "outlook_change_key", "sync_state")
+    return sorted(oid for oid, key, state in rows if state == MappingState.CONFLICT or (copies.get(oid) is not None and copies[oid] != key))
+
+
+def _mapped(integration: OutlookCalendarIntegration, outlook_ids: list[str]) -> list[str]:
+    """Those of these copies that are one of WedSync's events (an event mapping, not a travel block)."""
+    return sorted(integration.mappings.filter(kind="event", outlook_event_id__in=outlook_ids).values_list("outlook_event_id", flat=True))
+
+
+def _remove_through_planner(record: OutlookDisconnect, integration: OutlookCalendarIntegration, outlook_ids: list[str]) -> None:
+    """These copies leave Outlook through the engine (Outlook's edits kept in WedSync first); counted as they go.
+
+    One the engine could not settle is still in Outlook (counted not removed); when Outlook stops answering
+    midway, only what is gone is counted and the retry lists the rest again.
+    """
+    if not outlook_ids:
+        return
+    settled = False
+    try:
+        engine.remove_copies_keeping_edits(integration, outlook_ids)
+        settled = True
+    finally:
+        left = set(_mapped(integration, outlook_ids))
+        gone = [oid for oid in outlook_ids if oid not in left]
+        _count(record, integration, gone, sorted(left) if settled else [], forgotten=len(gone))
+
+
+def _count(record: OutlookDisconnect, integration: OutlookCalendarIntegration, gone: list[str], refused: list[str], *, forgotten: int = 0) -> None:
+    """Save the progress: copies gone (their mappings deleted here unless ``forgotten`` already) and refused."""
+    record.mappings_deleted += forgotten + _delete_mappings(integration.mappings.filter(outlook_event_id__in=gone))
+    record.events_removed += len(gone)
+    record.events_not_removed += len(refused)
+    record.problem = ""  # Outlook answered again (a wait that follows says so anew)
+    record.save(update_fields=["events_removed", "events_not_removed", "mappings_deleted", "problem"])
 
 
 def _delete_mappings(rows) -> int:

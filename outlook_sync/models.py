@@ -530,4 +530,5 @@ class OutlookDisconnect(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_status_display()} {self.account_label or 'Outlook'} ({self.get_choice_display()})"
+        return (f"{self.get_status_display()} {self.account_label or 'Outlook'} ({self.get_choice_display()}), "
+                f"asked {self.requested_at:%Y-%m-%d %H:%M}")

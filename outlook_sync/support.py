@@ -22,7 +22,7 @@ RUN_SUPPORT_ACTIONS = "outlook_sync.run_support_actions"
 #: Models support may look at (view permission only).
 VIEWABLE = {
     "outlook_sync": ["outlookcalendarintegration", "outlookeventmapping", "outlooksynchistory", "outlookbusytime",
-                     "outlooknotification", "outlooksupportauditentry"],
+                     "outlooknotification", "outlooksupportauditentry", "outlookdisconnect"],
     "events": ["calendarevent"],
 }
 RECONNECT_REASON = "WedSync support asked you to reconnect Outlook. Please connect it again to keep your calendars in sync."
@@ -43,10 +43,21 @@ def ensure_support_group(apps=global_apps):
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     group, _ = group_model.objects.get_or_create(name=SUPPORT_GROUP)
-    wanted = [permission_model.objects.get(content_type__app_label=app, codename=f"view_{model}") for app, models in VIEWABLE.items() for model in models]
+    # A data migration sees the models of its moment: one added later is skipped here, and the migration that adds
+    # it to VIEWABLE runs this again (e.g. 0011_disconnect2_support_views_disconnects).
+    wanted = [permission_model.objects.get(content_type__app_label=app, codename=f"view_{model}")
+              for app, models in VIEWABLE.items() for model in models if _has_model(apps, app, model)]
     wanted.append(permission_model.objects.get(content_type__app_label="outlook_sync", codename="run_support_actions"))
     group.permissions.set(wanted)
     return group
+
+
+def _has_model(apps, app_label: str, model_name: str) -> bool:
+    try:
+        apps.get_model(app_label, model_name)
+    except LookupError:
+        return False
+    return True
 
 
 def can_run(user) -> bool:

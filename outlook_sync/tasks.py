@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from . import disconnecting, subscriptions, tokens, wording
@@ -102,14 +103,12 @@ def safety_net_sync() -> int:
     return started
 
 
-#: A disconnect no worker has begun after this long had its task lost (the broker was unreachable when asked).
-DISCONNECT_RESEND_AFTER = dt.timedelta(minutes=5)
-
-
 def resend_unstarted_disconnects() -> int:
-    """Send again the task of every disconnect that no worker has begun (a second copy is harmless: it takes the run lock)."""
+    """Send again the task of every disconnect no worker has begun ``DISCONNECT_RESEND_AFTER_SECONDS`` after it was
+    asked: its task was lost (the broker was unreachable then). A second copy is harmless: it takes the run lock."""
+    waited = dt.timedelta(seconds=settings.DISCONNECT_RESEND_AFTER_SECONDS)
     stale = OutlookDisconnect.objects.filter(status=DisconnectStatus.IN_PROGRESS, attempts=0, events_removed=0,
-                                             requested_at__lt=timezone.now() - DISCONNECT_RESEND_AFTER).values_list("id", flat=True)
+                                             requested_at__lt=timezone.now() - waited).values_list("id", flat=True)
     return sum(1 for disconnect_id in stale if enqueue(disconnect_integration, disconnect_id))
 
 

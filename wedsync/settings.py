@@ -277,6 +277,8 @@ GRAPH_BATCH_PARALLELISM = env.int("GRAPH_BATCH_PARALLELISM", default=4)
 OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS = env.int("OUTLOOK_SYNC_JOURNAL_RETENTION_DAYS", default=30)
 #: First wait (seconds) before a disconnect that Outlook throttled or did not answer tries again; doubles per attempt, at most 600.
 DISCONNECT_RETRY_SECONDS = env.float("DISCONNECT_RETRY_SECONDS", default=30.0)
+#: A disconnect no worker has begun this long (seconds) after it was asked had its task lost: the safety-net beat sends it again.
+DISCONNECT_RESEND_AFTER_SECONDS = env.float("DISCONNECT_RESEND_AFTER_SECONDS", default=300.0)
 
 CELERY_BEAT_SCHEDULE.update({
     "outlook-safety-net-sync": {"task": "outlook_sync.tasks.safety_net_sync", "schedule": SAFETY_NET_SYNC_MINUTES * 60.0},

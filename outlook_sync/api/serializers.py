@@ -24,6 +24,7 @@ TRIGGER_OF_REASON = {
     "conflict_resolution": "manual",
     "undo": "manual",
     "admin": "manual",
+    "disconnect": "manual",
     "webhook": "webhook",
     "schedule": "scheduled",
     "scheduled": "scheduled",

@@ -52,6 +52,7 @@ from ..graph.errors import (
     NotFoundError,
     PreconditionFailedError,
     ReauthorizationRequired,
+    RetryableServerError,
     ThrottledError,
 )
 from ..graph.types import DeltaRemoved, EventUpdate, GraphEvent, NewEvent
@@ -739,6 +740,16 @@ class SyncEngine:
                 event = row.event = updated_event  # what Outlook takes next is built from these values
                 written = True
                 self.journal.wedsync(ChangeKind.UPDATED, event, journal.diff(wedsync_before, action.fields, action.fields.keys()))
+            elif isinstance(action, plan.NoteOutlookVersion):
+                wedsync_before = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
+                note = outlook_version_note(event.description, action.conflicts)
+                try:
+                    event = row.event = event_actions.update_event(event, source=SYNC_SOURCE, expected_version=event.version, description=note)
+                except event_actions.EventVersionConflict:
+                    raise Replan(outlook) from None
+                written = True
+                wedsync_after = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
+                self.journal.wedsync(ChangeKind.UPDATED, event, journal.diff(wedsync_before, wedsync_after, ["description"]))
             elif isinstance(action, plan.SoftDeleteInWedSync):
                 wedsync_before = mapping.snapshot_from_wedsync(event_values(event), self.prefs)
                 try:
@@ -1064,6 +1075,52 @@ class Replan(Exception):
 def _reminder_code(minutes: int | None) -> int:
     """``reminder_applied`` column value: minutes, or -1 for reminders off."""
     return -1 if minutes is None else int(minutes)
+
+
+def remove_copies_keeping_edits(integration: OutlookCalendarIntegration, outlook_ids: Iterable[str]) -> None:
+    """Disconnect with "remove", the caller holding the integration's run lock: these copies of ours (edited in
+    Outlook since the last sync, in conflict, or changed while being deleted) leave Outlook through the planner.
+
+    One run (reason ``disconnect``) settles each with :func:`plan.plan_disconnect_removal`: the copy is read,
+    Outlook's edits are taken into WedSync (what conflicts: WedSync keeps its value and the description notes
+    Outlook's), then it is deleted with ``If-Match`` (a copy changed meanwhile is read and planned again) and its
+    mapping forgotten. A copy the run could not settle keeps its mapping (the caller counts it); Outlook throttling,
+    refusing the connection or a retryable failure of any copy ends the run and is raised (the caller tries again later).
+    """
+    rows = list(OutlookEventMapping.objects.filter(integration=integration, kind="event", outlook_event_id__in=list(outlook_ids)).select_related("event"))
+    if not rows:
+        return
+    run, _ = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, direction=integration.sync_direction, triggered_by="disconnect",
+                           specific_event_ids=[row.wedsync_event_id for row in rows if row.wedsync_event_id])
+    runs.mark_started(run, total_events=len(rows))
+    engine = SyncEngine(integration, run)
+    try:
+        try:
+            for row in rows:
+                with engine.guard(row):
+                    engine.settle(row, plan.Outlook(plan.Seen.UNREAD), planner=plan.plan_disconnect_removal)
+            if any(error.get("retryable") for error in engine.errors):  # e.g. the mailbox stayed busy: try again later, never give up on an edit
+                raise RetryableServerError("some of WedSync's events could not be settled yet", status=503, code="busy")
+        finally:
+            engine.flush_progress()
+    except GraphError as exc:
+        runs.finish(run, errors=[*engine.errors, wording.run_error(exc)], failed=True)
+        raise
+    runs.finish(run, errors=engine.errors)
+
+
+#: Heads the note a disconnect adds to a WedSync event whose Outlook copy disagreed (a conflict no longer decidable).
+OUTLOOK_VERSION_NOTE = "When Outlook was disconnected, its copy of this event differed; WedSync kept its own version. Outlook had:"
+
+
+def outlook_version_note(description: str, conflicts: Iterable[merge.SyncConflict]) -> str:
+    """``description`` with Outlook's side of these conflicts appended in words (once: a second call adds nothing)."""
+    lines = [f"- {undo.FIELD_LABELS.get(c.field, c.field)}: "
+             f"{c.outlook_value if c.field == 'description' else undo.value_text(c.field, c.outlook_value)}" for c in conflicts]
+    note = "\n".join([OUTLOOK_VERSION_NOTE, *lines])
+    if note in (description or ""):
+        return description
+    return f"{description.rstrip()}\n\n{note}" if (description or "").strip() else note
 
 
 class _BatchSender:

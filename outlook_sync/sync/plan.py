@@ -252,6 +252,13 @@ class Remember(Action):
 
 
 @dataclass(frozen=True)
+class NoteOutlookVersion(Action):
+    """Disconnect: add to the WedSync event's description what Outlook's copy held in these conflicts (WedSync keeps its own values)."""
+
+    conflicts: tuple[merge.SyncConflict, ...]
+
+
+@dataclass(frozen=True)
 class Forget(Action):
     """Drop the mapping (only after both sides are settled: Outlook's removal confirmed)."""
 
@@ -431,12 +438,34 @@ def plan_removal(state: State, wedsync: WedSync, outlook: Outlook, settings: Set
         return [Forget()]
     if outlook.seen is not Seen.PRESENT:
         return [ReadOutlookAgain()]
-    actions: list[Action] = []
-    if not wedsync.deleted and settings.direction is not Direction.TO_OUTLOOK and outlook.change_key != state.change_key and state.base:
-        theirs = outlook_view(outlook, state)
-        ours = dict(wedsync.snapshot or {})
-        result = merge.merge(dict(state.base), ours, theirs, event_type=settings.event_type, rules=settings.rules)
-        if result.to_wedsync:
-            actions.append(ApplyToWedSync(dict(result.to_wedsync), wedsync.version))
-    actions += [DeleteInOutlook(outlook.change_key), Forget()]
-    return actions
+    result = _outlook_edits(state, wedsync, outlook, settings)
+    actions: list[Action] = [ApplyToWedSync(dict(result.to_wedsync), wedsync.version)] if result is not None and result.to_wedsync else []
+    return [*actions, DeleteInOutlook(outlook.change_key), Forget()]
+
+
+def _outlook_edits(state: State, wedsync: WedSync, outlook: Outlook, settings: Settings) -> merge.MergeResult | None:
+    """Outlook's edits since the base merged with WedSync's (None: nothing to take: WedSync deleted, one-way to Outlook, unchanged)."""
+    if wedsync.deleted or settings.direction is Direction.TO_OUTLOOK or outlook.change_key == state.change_key or not state.base:
+        return None
+    return merge.merge(dict(state.base), dict(wedsync.snapshot or {}), outlook_view(outlook, state), event_type=settings.event_type, rules=settings.rules)
+
+
+def plan_disconnect_removal(state: State, wedsync: WedSync, outlook: Outlook, settings: Settings) -> list[Action]:
+    """Disconnect with "remove": :func:`plan_removal`, and no conflict is lost with the copy.
+
+    Outlook's edits that do not conflict are taken into WedSync first. A field
+    in conflict (open before, or met now) can no longer be decided once the copy
+    is gone, so WedSync keeps its own value and :class:`NoteOutlookVersion`
+    adds Outlook's value to the event's description (the supplier still has both).
+    A live WedSync event only, and not one-way to Outlook (Outlook's values are
+    never taken then); a delete conflict (the event deleted in WedSync) keeps the delete.
+    """
+    actions = plan_removal(state, wedsync, outlook, settings)
+    if outlook.seen is not Seen.PRESENT or wedsync.deleted or settings.direction is Direction.TO_OUTLOOK:
+        return actions
+    result = _outlook_edits(state, wedsync, outlook, settings)
+    ours = dict(wedsync.snapshot or {})
+    conflicts = {c.field: c for c in state.conflicts if c.field != "deleted" and c.outlook_value is not None}
+    conflicts.update({c.field: c for c in (result.conflicts if result is not None else ())})
+    kept = tuple(c for name, c in sorted(conflicts.items()) if c.outlook_value != ours.get(name))
+    return [*actions[:-2], NoteOutlookVersion(kept), *actions[-2:]] if kept else actions

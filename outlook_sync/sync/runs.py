@@ -49,7 +49,7 @@ MAX_STORED_ERRORS = 200
 #: A run waiting with more specific events than this becomes a run over all pending changes.
 MAX_SPECIFIC_EVENTS = 500
 #: Reasons whose runs never absorb other requests (a retry waits for Retry-After on purpose).
-_NOT_JOINABLE = ("retry", "undo")  # an undo run claims its changes in the transaction that creates it
+_NOT_JOINABLE = ("retry", "undo", "disconnect")  # an undo run claims its changes in the transaction that creates it; a disconnect's run is its own
 _TYPE_RANK = {SyncType.SINGLE_EVENT: 1, SyncType.WEBHOOK_TRIGGERED: 2, SyncType.INCREMENTAL: 2, SyncType.FULL_SYNC: 3}
 
 

@@ -127,7 +127,10 @@ def open_changes(changes: Iterable[OutlookSyncChange]) -> list[OutlookSyncChange
 # --------------------------------------------------------------------------- what will be restored
 
 
-def _value_text(field: str, value) -> str:
+def value_text(field: str, value) -> str:
+    """A snapshot value as the supplier reads it (a time in words, attendees by address, text in quotes)."""
+    if field == "when" and isinstance(value, dict) and value.get("recurring"):
+        return "a recurring series"
     if value is None:
         return "none" if field != "reminder" else "off"
     if field == "when" and isinstance(value, dict):
@@ -248,8 +251,8 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
             for field, values in change.fields.items():
                 label = FIELD_LABELS.get(field, field)
                 if field in ("subject", "reminder"):
-                    outlook_lines.append(f"“{title}”: the {label} goes back to {_value_text(field, values.get('old'))} "
-                                         f"(now {_value_text(field, values.get('new'))}) under the settings in force.")
+                    outlook_lines.append(f"“{title}”: the {label} goes back to {value_text(field, values.get('old'))} "
+                                         f"(now {value_text(field, values.get('new'))}) under the settings in force.")
                     continue
                 if current is None:
                     refused.append({"field": field, "reason": EVENT_GONE})
@@ -257,7 +260,7 @@ def describe(integration: OutlookCalendarIntegration, changes: Iterable[OutlookS
                 if current.get(field) != values.get("new"):
                     refused.append({"field": field, "reason": EDITED_IN_WEDSYNC})
                     continue
-                line = f"“{title}”: {label} goes back to {_value_text(field, values.get('old'))} (now {_value_text(field, values.get('new'))})."
+                line = f"“{title}”: {label} goes back to {value_text(field, values.get('old'))} (now {value_text(field, values.get('new'))})."
                 wedsync_lines.append(line)
                 outlook_lines.append(line)
         elif _moved_by_calendar_switch(change, switch_runs):

@@ -144,3 +144,73 @@ def test_an_unreachable_outlook_is_retried_and_said_in_words(api_client, graph, 
     done = wait_for_disconnect(api_client)
     assert (done["eventsRemoved"], done["eventsToRemove"], done["problem"]) == (4, 4, ""), done
     assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
+
+
+def _copy_of(api_client, title: str) -> tuple[str, str]:
+    """``(WedSync event id, Outlook copy id)`` of the synced event with this title."""
+    row = next(r for r in api_client.get(f"{BASE}/events").json()["events"] if r["outlookEventTitle"] == title)
+    return row["wedSyncEventId"], row["outlookEventId"]
+
+
+def test_an_outlook_edit_since_the_last_sync_reaches_wedsync_before_its_copy_is_removed(api_client, graph, four_synced):
+    event_id, copy = _copy_of(api_client, "Meeting 0")
+    # The supplier edits WedSync's copy in Outlook; no webhook URL here, so the notification is lost: no sync saw it.
+    graph.update_event(MAILBOX, copy, {"subject": "WedSync: Meeting 0 with Rosa", "location": {"displayName": "The Orangery"}})
+
+    _, done = disconnect(api_client)
+
+    assert (done["eventsRemoved"], done["eventsToRemove"], done["eventsNotRemoved"], done["mappingsDeleted"]) == (4, 4, 0, 4), done
+    assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
+    event = api_client.get(f"/api/events/{event_id}/").json()
+    assert (event["title"], event["location"]) == ("Meeting 0 with Rosa", "The Orangery")  # the supplier's last Outlook edit is kept
+
+
+def test_a_conflict_open_at_disconnect_keeps_wedsyncs_version_and_notes_outlooks(api_client, graph, four_synced):
+    event_id, copy = _copy_of(api_client, "Meeting 1")
+    graph.update_event(MAILBOX, copy, {"location": {"displayName": "The Orangery"}})  # notification lost
+    edited = api_client.patch(f"/api/events/{event_id}/", {"location": "The Walled Garden"})
+    assert edited.status_code == 200, edited.content
+    wait_for(lambda: next(r for r in api_client.get(f"{BASE}/events").json()["events"] if r["wedSyncEventId"] == event_id)["syncStatus"] == "conflict",
+             message="the location conflict")
+    wait_for_idle(api_client)
+
+    _, done = disconnect(api_client)
+
+    assert (done["eventsRemoved"], done["eventsNotRemoved"]) == (4, 0), done
+    assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]
+    event = api_client.get(f"/api/events/{event_id}/").json()
+    assert event["location"] == "The Walled Garden"  # WedSync's own version stays ...
+    assert "its copy of this event differed; WedSync kept its own version" in event["description"]  # ... and Outlook's is noted
+    assert "- location: “The Orangery”" in event["description"]
+
+
+def test_a_disconnect_whose_task_was_lost_is_sent_again_by_the_safety_net_beat(api_client, graph, four_synced, settings, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from outlook_sync import tasks
+    from tests.conftest import settle
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis: Connection refused.")
+
+    # The broker is unreachable just when the supplier asks (only this send fails; the worker keeps running).
+    monkeypatch.setattr(tasks.disconnect_integration, "apply_async", broker_down)
+    answer = api_client.delete(f"{BASE}/integration")
+    assert answer.status_code == 202, answer.content  # the request never fails for the broker
+    monkeypatch.undo()
+    settle()
+    lost = api_client.get(f"{BASE}/integration").json()
+    assert lost["connectionState"] == "disconnecting" and lost["disconnect"]["eventsRemoved"] == 0, lost
+
+    # A disconnect asked less than DISCONNECT_RESEND_AFTER_SECONDS ago may still be on its way: the beat leaves it.
+    tasks.safety_net_sync.delay()
+    settle()
+    assert api_client.get(f"{BASE}/integration").json()["connectionState"] == "disconnecting"
+    assert len(graph.events(MAILBOX)) == 5
+
+    settings.DISCONNECT_RESEND_AFTER_SECONDS = 0  # ... time has passed: no worker began it, so its task was lost
+    tasks.safety_net_sync.delay()
+    done = wait_for_disconnect(api_client)
+
+    assert (done["eventsRemoved"], done["eventsToRemove"], done["mappingsDeleted"]) == (4, 4, 4), done
+    assert [e["subject"] for e in graph.events(MAILBOX)] == ["Dentist"]

@@ -173,3 +173,35 @@ def test_the_demo_seeds_support_as_staff_of_the_support_group_not_a_superuser():
     client = Client()
     assert client.post("/admin/login/", {"username": "support", "password": "support-demo-2026", "next": "/admin/"}).status_code == 302
     assert client.get("/admin/auth/user/").status_code == 403
+
+
+def test_support_sees_a_disconnect_in_words_and_nobody_changes_or_deletes_it(connected, support_client, api_client, django_user_model):
+    from outlook_sync.models import OutlookDisconnect
+    from tests.integration.outlook_helpers import disconnect
+
+    _, done = disconnect(api_client)  # through the API and the real worker
+    assert done["eventsRemoved"] == 2, done
+    record = OutlookDisconnect.objects.get()
+    group = Group.objects.get(name="Support")
+    assert {p.codename for p in group.permissions.filter(content_type__model="outlookdisconnect")} == {"view_outlookdisconnect"}
+
+    listing = support_client.get("/admin/outlook_sync/outlookdisconnect/")
+    assert listing.status_code == 200
+    text = listing.content.decode().replace("&#x27;", "'")
+    assert "Remove WedSync's events from Outlook" in text and "Disconnected" in text and "2 of 2 removed" in text
+    page = support_client.get(f"/admin/outlook_sync/outlookdisconnect/{record.pk}/change/")
+    assert page.status_code == 200
+    words = page.content.decode().replace("&#x27;", "'")
+    assert "We removed 2 events WedSync had added to your Outlook calendar" in words and "Events to remove" in words
+    assert "What the supplier asked" in words and 'name="_save"' not in words  # read only: no save button
+    assert str(record).startswith("Disconnected ") and "(Remove WedSync's events from Outlook), asked " in str(record)
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "root pass 9")
+    root = Client()
+    root.force_login(django_user_model.objects.get(username="root"))
+    for client in (support_client, root):
+        assert client.get("/admin/outlook_sync/outlookdisconnect/add/").status_code == 403
+        assert client.post(f"/admin/outlook_sync/outlookdisconnect/{record.pk}/change/", {"choice": "keep", "status": "in_progress"}).status_code == 403
+        assert client.post(f"/admin/outlook_sync/outlookdisconnect/{record.pk}/delete/", {"post": "yes"}).status_code == 403
+    record.refresh_from_db()
+    assert (record.choice, record.status) == ("remove", "completed")

@@ -15,6 +15,7 @@ from outlook_sync.sync.plan import (
     DeleteInOutlook,
     Direction,
     Forget,
+    NoteOutlookVersion,
     Outlook,
     ReadOutlookAgain,
     RecordConflict,
@@ -26,6 +27,7 @@ from outlook_sync.sync.plan import (
     UpdateOutlook,
     WedSync,
     plan,
+    plan_disconnect_removal,
     plan_removal,
     strip_applied_prefix,
 )
@@ -298,6 +300,30 @@ def test_removal_keeps_an_unsynced_outlook_edit():
 
 def test_removal_of_an_unedited_copy():
     assert plan_removal(state(), ws(), present(), SETTINGS) == [DeleteInOutlook("ck1"), Forget()]
+
+
+# --------------------------------------------------------------------------- disconnect with "remove"
+
+
+def test_disconnect_takes_outlooks_edits_and_notes_a_conflict_it_can_no_longer_ask_about():
+    actions = plan_disconnect_removal(state(), ws(version=4, location="The Walled Garden"),
+                                      present(change_key="ck2", location="The Orangery", title="Consultation with Rosa"), SETTINGS)
+    assert actions == [ApplyToWedSync({"title": "Consultation with Rosa"}, 4),
+                       NoteOutlookVersion((merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review"),)),
+                       DeleteInOutlook("ck2"), Forget()]
+
+
+def test_disconnect_notes_a_conflict_open_before_even_when_outlook_did_not_change_since():
+    open_conflict = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
+    actions = plan_disconnect_removal(state(conflicts=(open_conflict,)), ws(location="The Walled Garden"), present(location="The Orangery"), SETTINGS)
+    assert actions == [NoteOutlookVersion((open_conflict,)), DeleteInOutlook("ck1"), Forget()]
+
+
+@pytest.mark.parametrize(("wedsync", "settings"), [(ws(deleted=True), SETTINGS), (ws(location="The Walled Garden"), Settings(prefix=PREFIX, reminder=60, direction=Direction.TO_OUTLOOK))])
+def test_disconnect_notes_nothing_for_a_deleted_event_or_one_way_to_outlook(wedsync, settings):
+    open_conflict = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
+    actions = plan_disconnect_removal(state(conflicts=(open_conflict,)), wedsync, present(change_key="ck2", location="The Orangery"), settings)
+    assert actions == [DeleteInOutlook("ck2"), Forget()]
 
 
 @pytest.mark.parametrize(("subject", "prefix", "title"), [
