@@ -273,6 +273,8 @@ def integration_health(integration, *, now: dt.datetime | None = None, zone_name
 def outlook_side(row, zone_name: str | None) -> tuple[str, str]:
     """``(title, when)`` of a synced event as Outlook held it when WedSync last read or wrote it ("" if never)."""
     seen = row.outlook_last_seen or {}
+    if seen.get("deleted"):
+        return "(deleted in Outlook)", ""
     title = seen.get("title", "")
     start = seen.get("start") or ""
     if not start:

@@ -402,6 +402,8 @@ def outlook_events(request):
         "page": page,
         "items": [_event_item(row, prefix) for row in page.object_list],
         "query": query.urlencode(),
+        "health": display.integration_health(integration, zone_name=zone_name),
+        "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
     })
 
 

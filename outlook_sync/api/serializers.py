@@ -321,8 +321,9 @@ class OutlookMappedEventSerializer(ContractSerializer):
     """``OutlookMappedEvent``. Dates: ISO-8601 UTC with ``Z`` (``2026-06-20T14:00:00Z``), except all-day events,
     whose ``wedSyncEventDate``/``outlookEventDate`` are their first day as a date (``2026-06-20``, in the event's own
     time zone). ``outlookEventTitle``/``outlookEventDate`` are what Outlook held when WedSync last read or wrote the
-    event (the title without the prefix WedSync added), so during a conflict they show Outlook's side; empty for an
-    event Outlook has not been read for yet. ``isAllDay`` is a WedSync addition."""
+    event (the subject without the prefix WedSync had applied to it, even after the prefix setting changed), so
+    during a conflict they show Outlook's side; both are empty (``""``) for an event Outlook has not been read for
+    yet and for one Outlook no longer holds (deleted there, e.g. an edit-versus-delete conflict). ``isAllDay`` is a WedSync addition."""
 
     optional_fields = ("syncConflicts",)
 

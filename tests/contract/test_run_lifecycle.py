@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from outlook_sync.models import OutlookSyncHistory
-from tests.conftest import wait_for
-from tests.contract.conftest import conforms, create_event
+from tests.conftest import MAILBOX, wait_for
+from tests.contract.conftest import at, conforms, create_event, graph_when, mapped
 from tests.integration.outlook_helpers import BASE, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -142,3 +142,33 @@ def test_estimates_come_from_this_integrations_measured_runs(api_client, graph, 
     assert again["eventsToProcess"] == measured["progress"]["totalEvents"] == 4
     assert again["estimatedDuration"] >= measured["syncDurationMs"] // 1000 >= 1
     wait_for_idle(api_client)
+
+
+def test_an_incremental_run_counts_outlooks_changes_before_it_applies_any(api_client, graph, connected, supplier):
+    """The delta read is done first: once the run processed anything, its total already holds all of Outlook's changes.
+
+    Outlook lists its 9 (or more) changes 3 to a page (``max_page_size``), each page held 1.5 s (``service_time_ms``): a total
+    that grew page by page would be seen at 3 or 6 while the next page is read.
+    """
+    assert api_client.put(f"{BASE}/settings", {"webhookEnabled": False}).status_code == 200  # only the run below reads the changes
+    wait_for_idle(api_client)
+    outlook_ids = [mapped(api_client, e["id"])["outlookEventId"] for e in connected["events"][:3]]
+    for n, outlook_id in enumerate(outlook_ids):
+        graph.update_event(MAILBOX, outlook_id, {"location": {"displayName": f"Room {n}"}})
+    for n in range(6):
+        graph.create_event(MAILBOX, {"subject": f"School run {n}", **graph_when(at(8 + n, 8), at(8 + n, 9)), "showAs": "busy"})
+    graph.set_config(max_page_size=3, service_time_ms=1500)
+    started = api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).json()
+    seen = []
+
+    def ended():
+        job = _job(api_client, started["syncId"])
+        seen.append((job["status"], job["progress"]["processedEvents"], job["progress"]["totalEvents"]))
+        return job if job["status"] not in ("queued", "in_progress") else None
+
+    done = wait_for(ended, timeout=120, message="incremental run")
+    graph.set_config(max_page_size=1000, service_time_ms=0)
+    # 9 changes, and any Outlook made by itself meanwhile (it turns new copies' text bodies into HTML).
+    total = done["progress"]["totalEvents"]
+    assert done["status"] == "completed" and done["progress"]["processedEvents"] == total >= 9, done
+    assert all(seen_total == total for _, processed, seen_total in seen if processed), seen

@@ -144,7 +144,7 @@ def _check(value, t: T, path: str, owner: str, add: Additions, out: list, *, par
     if t.kind == "partial":
         return _check(value, t.of, path, owner, add, out, partial=True, name=name)
     if value is None:
-        if path in add.nullable:
+        if t.kind == "any" or path in add.nullable:  # TypeScript's ``any`` includes null
             return
         out.append(f"{path}: null where the spec wants {t.kind}")
         return
