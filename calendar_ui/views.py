@@ -177,6 +177,7 @@ def _run_context(user, run) -> dict:
     return {
         "run": run,
         "percent": display.run_percent(run),
+        "total": runs.planned_total(run),
         "done": run.sync_status != "in_progress",
         "status": display.RUN_STATUS_LABELS.get(run.sync_status, run.sync_status),
         "errors": display.readable_errors(run.sync_errors, titles=titles),

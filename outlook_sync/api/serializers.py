@@ -263,12 +263,19 @@ class SyncErrorSerializer(serializers.Serializer):
 
 
 class SyncProgressSerializer(serializers.Serializer):
-    totalEvents = serializers.IntegerField(source="total_events")
+    """``progress``. ``totalEvents`` is the run's work, known before it changes anything: while the run waits for a
+    worker, the work it would do if it began now (it may still grow as requests join it); once begun, the count
+    it made when it began, plus Outlook's changes once its delta read is done (before it applies any)."""
+
+    totalEvents = serializers.SerializerMethodField()
     processedEvents = serializers.IntegerField(source="events_processed")
     createdEvents = serializers.IntegerField(source="events_created")
     updatedEvents = serializers.IntegerField(source="events_updated")
     deletedEvents = serializers.IntegerField(source="events_deleted")
     errorEvents = serializers.IntegerField(source="error_events")
+
+    def get_totalEvents(self, run) -> int:
+        return runs.planned_total(run)
 
 
 class SyncJobResponseSerializer(ContractSerializer):

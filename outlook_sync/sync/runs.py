@@ -194,6 +194,13 @@ def count_work(run: OutlookSyncHistory) -> int:
     return changed.count() + (unmapped.count() if unmapped is not None else 0)
 
 
+def planned_total(run: OutlookSyncHistory) -> int:
+    """The run's ``totalEvents``: counted when it began; while it waits, what it would count if it began now."""
+    if run.sync_status == SyncStatus.IN_PROGRESS and run.is_queued:
+        return count_work(run)
+    return run.total_events
+
+
 def full_sync_work(integration: OutlookCalendarIntegration, *, pushes: bool) -> int:
     """A full sync's events under the integration's preferences: every WedSync event in scope, mapped or not.
 

@@ -172,3 +172,17 @@ def test_an_incremental_run_counts_outlooks_changes_before_it_applies_any(api_cl
     total = done["progress"]["totalEvents"]
     assert done["status"] == "completed" and done["progress"]["processedEvents"] == total >= 9, done
     assert all(seen_total == total for _, processed, seen_total in seen if processed), seen
+
+
+def test_a_waiting_run_shows_the_work_it_will_do(api_client, graph, connected):
+    """A run queued behind another reports, while it waits, the events it would process if it began now (not 0)."""
+    graph.inject_fault("GET", r"delta", latency_ms=8000, count=1)  # the first run's delta read is held: it stays running
+    first = api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).json()
+    wait_for(lambda: _job(api_client, first["syncId"])["status"] == "in_progress", message="first run begins")
+    waiting = api_client.post(f"{BASE}/sync", {"syncType": "full_sync"}).json()
+    assert waiting["status"] == "queued" and waiting["eventsToProcess"] == 4, waiting
+    job = _job(api_client, waiting["syncId"])
+    assert job["status"] == "queued" and job["progress"]["totalEvents"] == 4 and job["progress"]["processedEvents"] == 0, job
+    assert job["estimatedTimeRemaining"] >= 1
+    done = wait_for(lambda: (j := _job(api_client, waiting["syncId"]))["status"] == "completed" and j, timeout=120, message="full run")
+    assert done["progress"]["totalEvents"] == done["progress"]["processedEvents"] == 4, done
