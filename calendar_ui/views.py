@@ -420,8 +420,8 @@ def _event_item(row: OutlookEventMapping, prefix: str, message: str = "", error:
         # What Outlook held when we last read or wrote it, never WedSync's own values.
         "outlook_title": display.outlook_side(row, zone_name)[0],
         "outlook_when": display.outlook_side(row, zone_name)[1],
-        "status": row.sync_state,
-        "status_label": display.MAPPING_STATUS_LABELS.get(row.sync_state, row.sync_state),
+        "status": selectors.mapping_status(row),
+        "status_label": display.MAPPING_STATUS_LABELS.get(selectors.mapping_status(row), row.sync_state),
         "last_synced": display.format_datetime(row.last_synced_at, zone_name),
         "last_error": (row.last_error or {}).get("errorMessage", ""),
         "can_resync": event is not None and not event.is_deleted,

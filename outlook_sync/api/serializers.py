@@ -11,6 +11,7 @@ from wedsync.api_errors import shorten
 from wedsync.api_fields import Choice, StrictBooleanField, StrictRequestSerializer
 from wedsync.events.models import EventType
 
+from .. import selectors
 from ..models import SyncDirection
 from ..sync import runs
 
@@ -65,11 +66,6 @@ def all_day_date(event) -> str:
     except (ValueError, KeyError):
         zone = UTC
     return event.starts_at.astimezone(zone).date().isoformat()
-
-
-def api_mapping_state(state: str) -> str:
-    """A mapping's state in the spec's words (``removing`` is a WedSync-internal kind of ``pending``)."""
-    return "pending" if state == "removing" else state
 
 
 def trigger_of(reason: str) -> str:
@@ -366,8 +362,9 @@ class OutlookMappedEventSerializer(ContractSerializer):
         return (row.outlook_last_seen or {}).get("start", "")
 
     def get_syncStatus(self, row) -> Literal["synced", "pending", "conflict", "error"]:
-        """The spec's four states; a copy being removed from Outlook (``removing``) is waiting to sync."""
-        return api_mapping_state(row.sync_state)
+        """The spec's four states, true now: ``pending`` while a WedSync change (or the removal of the copy from
+        Outlook) waits to reach Outlook, as counted in ``syncStats.pendingEvents``."""
+        return selectors.mapping_status(row)
 
     def get_isAllDay(self, row) -> bool:
         return bool(row.event and row.event.is_all_day)

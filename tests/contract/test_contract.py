@@ -213,6 +213,26 @@ def test_sync_stats_are_real_values(api_client, graph, connected):
     assert (stats["totalEvents"], stats["pendingEvents"], stats["syncedEvents"]) == (7, 3, 4)
 
 
+def test_an_edit_not_yet_in_outlook_is_pending_in_the_list_as_in_the_stats(api_client, graph, connected):
+    """After a revoked sign-in, a WedSync edit cannot reach Outlook: the event is "pending", not "synced", everywhere."""
+    event = connected["events"][1]
+    graph.revoke_refresh_tokens(MAILBOX)
+    graph.expire_access_tokens(MAILBOX)
+    api_client.patch(f"/api/events/{event['id']}/", {"location": "The New Barn"})  # the push finds out
+    wait_for(lambda: api_client.get(f"{BASE}/sync").json()["integration"]["needsReauthorization"], message="needs reconnect")
+    wait_for_idle(api_client)
+    status = conforms(api_client.get(f"{BASE}/sync").json(), "OutlookSyncStatusResponse")
+    assert (status["syncStats"]["pendingEvents"], status["syncStats"]["syncedEvents"]) == (1, 3), status["syncStats"]
+    body = conforms(api_client.get(f"{BASE}/events").json(), "OutlookEventsResponse")
+    assert {e["wedSyncEventId"]: e["syncStatus"] for e in body["events"]}[event["id"]] == "pending"
+    assert sorted(e["syncStatus"] for e in body["events"]) == ["pending", "synced", "synced", "synced"]
+    assert body["filters"]["syncStatuses"] == ["pending", "synced"]
+    pending = conforms(api_client.get(f"{BASE}/events", {"status": "pending"}).json(), "OutlookEventsResponse")
+    assert [e["wedSyncEventId"] for e in pending["events"]] == [event["id"]] and pending["pagination"]["totalEvents"] == 1
+    synced = api_client.get(f"{BASE}/events", {"status": "synced"}).json()
+    assert event["id"] not in [e["wedSyncEventId"] for e in synced["events"]] and synced["pagination"]["totalEvents"] == 3
+
+
 # --------------------------------------------------------------------------- item 6: triggeredBy and dates
 def test_triggered_by_stays_in_the_spec_values_with_the_reason_alongside(api_client, graph, connected):
     event = connected["events"][0]

@@ -135,5 +135,7 @@ def test_item_7_a_revoked_sign_in_shows_needs_reconnecting_in_the_suppliers_word
     expect(page.locator("#integration-health")).to_have_attribute("data-state", "needs_reconnect")
     expect(page.locator("#integration-health")).to_contain_text("Outlook needs reconnecting")
     expect(page.locator("#integration-health").get_by_role("link", name="Reconnect Outlook")).to_be_visible()
+    # The edit made after the revocation never reached Outlook: that event waits, it is not "In sync".
+    expect(page.locator("tr", has_text="Consultation with Priya & Sam").locator('[data-label="Status"]')).to_contain_text("Waiting to sync")
     expect(page.locator("body")).not_to_contain_text("AADSTS")
     steps.shot("contract-events-needs-reconnect")
