@@ -72,6 +72,11 @@ def trigger_of(reason: str) -> str:
     return TRIGGER_OF_REASON.get(reason, "auto")
 
 
+def retry_at(run) -> str | None:
+    """When a waiting retry will be sent (``retryAt``); None for any other run, and once it began."""
+    return iso_z(run.retry_at) if run.retry_at and run.is_queued and run.sync_status == "in_progress" else None
+
+
 def run_state(run) -> str:
     return "queued" if run.sync_status == "in_progress" and run.is_queued else run.sync_status
 
@@ -179,10 +184,11 @@ class SyncStatsSerializer(ContractSerializer):
 class SyncHistoryItemSerializer(ContractSerializer):
     """``OutlookSyncHistoryItem``. WedSync additions: ``syncStatus`` may be ``queued`` (created, waiting for a
     worker); ``reason`` says precisely why the run happened (``triggeredBy`` keeps to the spec's four values);
-    ``beganAt`` is when a worker actually began it (``startedAt`` is when it was requested). ``syncDurationMs``
+    ``beganAt`` is when a worker actually began it (``startedAt`` is when it was requested); ``retryAt``, only
+    while a retry waits, is when it will be sent (Outlook asked us to wait, or was unavailable). ``syncDurationMs``
     is the time so far while the run goes on."""
 
-    optional_fields = ("completedAt", "errors", "beganAt")
+    optional_fields = ("completedAt", "errors", "beganAt", "retryAt")
 
     id = serializers.UUIDField()
     syncType = serializers.CharField(source="sync_type")
@@ -200,9 +206,13 @@ class SyncHistoryItemSerializer(ContractSerializer):
     triggeredBy = serializers.SerializerMethodField()
     reason = serializers.CharField(source="triggered_by")
     errors = serializers.SerializerMethodField()
+    retryAt = serializers.SerializerMethodField()
 
     def get_syncStatus(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
         return run_state(run)
+
+    def get_retryAt(self, run) -> str | None:
+        return retry_at(run)
 
     def get_triggeredBy(self, run) -> Literal["manual", "webhook", "scheduled", "auto"]:
         return trigger_of(run.triggered_by)
@@ -278,9 +288,10 @@ class SyncJobResponseSerializer(ContractSerializer):
     """``OutlookSyncJobResponse``. WedSync additions: ``status`` ``queued`` (waiting for a worker; the spec's hook
     keeps polling), ``beganAt``, ``syncType``, ``triggeredBy``/``reason`` and ``syncDurationMs`` as in the history.
     ``progress.totalEvents`` is counted before the run changes anything. ``estimatedTimeRemaining`` (seconds)
-    comes from this integration's measured throughput, and includes the runs ahead while queued."""
+    comes from this integration's measured throughput, and includes the runs ahead while queued (and, for a retry,
+    the wait until ``retryAt``, when it will be sent)."""
 
-    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining", "beganAt")
+    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining", "beganAt", "retryAt")
 
     syncId = serializers.UUIDField(source="id")
     status = serializers.SerializerMethodField()
@@ -294,6 +305,10 @@ class SyncJobResponseSerializer(ContractSerializer):
     triggeredBy = serializers.SerializerMethodField()
     reason = serializers.CharField(source="triggered_by")
     syncDurationMs = serializers.SerializerMethodField()
+    retryAt = serializers.SerializerMethodField()
+
+    def get_retryAt(self, run) -> str | None:
+        return retry_at(run)
 
     def get_status(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
         return run_state(run)

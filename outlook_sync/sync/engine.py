@@ -184,8 +184,9 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
     retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry",
                                    specific_event_ids=run.specific_event_ids, mode=run.mode)
     if created:
-        OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
         delay = min(max(error.retry_after or 0, RETRY_DELAY_SECONDS), MAX_RETRY_DELAY_SECONDS)
+        # Waiting, not running, until the time it will be sent (the API's retryAt, the page's "we'll retry at").
+        OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True, retry_at=timezone.now() + dt.timedelta(seconds=delay))
         run.follow_up = (retry.pk, delay)  # the task that ran this run enqueues it (the engine knows no tasks)
 
 

@@ -20,8 +20,8 @@ ADDITIONS = tsschema.Additions(
     keys={
         "OutlookIntegration": {"needsReauthorization", "accountEmail", "throttledUntil"},
         "OutlookSyncPreferences": {"inviteAttendeesFor"},
-        "OutlookSyncHistoryItem": {"reason", "beganAt"},
-        "OutlookSyncJobResponse": {"beganAt", "syncType", "triggeredBy", "reason", "syncDurationMs"},
+        "OutlookSyncHistoryItem": {"reason", "beganAt", "retryAt"},
+        "OutlookSyncJobResponse": {"beganAt", "syncType", "triggeredBy", "reason", "syncDurationMs", "retryAt"},
         "OutlookMappedEvent": {"isAllDay"},
         "OutlookEventsResponse.filters": {"applied", "available"},
     },

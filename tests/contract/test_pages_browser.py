@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from outlook_sync import actions
-from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping
+from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
 from tests.e2e.test_outlook_browser import PASSWORD, TIMEOUT_MS, Steps, _idle, chromium_executable, outlook, page  # noqa: F401
 from tests.integration.outlook_helpers import at, graph_when
@@ -139,3 +139,28 @@ def test_item_7_a_revoked_sign_in_shows_needs_reconnecting_in_the_suppliers_word
     expect(page.locator("tr", has_text="Consultation with Priya & Sam").locator('[data-label="Status"]')).to_contain_text("Waiting to sync")
     expect(page.locator("body")).not_to_contain_text("AADSTS")
     steps.shot("contract-events-needs-reconnect")
+
+
+def test_item_7_a_sync_microsoft_refused_says_when_it_will_be_tried_again(page, live_server, outlook, supplier):
+    from playwright.sync_api import expect
+
+    steps, integration, consultation, visit = _connected(page, live_server, outlook, supplier)
+    outlook.expire_access_tokens(MAILBOX)
+    outlook.inject_fault("POST", r"oauth2/v2\.0/token", status=503, count=None, retry_after=0)  # Microsoft's sign-in service is down
+    steps.go("/calendar/outlook/")
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#sync-progress")).to_have_attribute("data-status", "failed", timeout=120_000)
+    steps.go("/calendar/outlook/")
+    health = page.locator("#integration-health")
+    expect(health).to_have_attribute("data-state", "retrying")
+    expect(health).to_contain_text(re.compile(r"we'll try again at \d\d:\d\d"))
+    expect(page.locator('#sync-progress[data-status="queued"]')).to_contain_text(re.compile(r"Waiting to try again at \d\d:\d\d"))
+    expect(page.locator("body")).not_to_contain_text("Sync finished")
+    expect(page.locator("body")).not_to_contain_text("503")
+    expect(page.locator("#sync-history tbody tr").first.locator('[data-label="Result"]')).to_have_text("Waiting")  # queued, not "Running"
+    steps.shot("contract-retrying")
+    steps.go("/calendar/outlook/events/")
+    expect(page.locator("#integration-health")).to_have_attribute("data-state", "retrying")
+    outlook.clear_faults()
+    wait_for(lambda: not OutlookSyncHistory.objects.filter(integration=integration, sync_status="in_progress").exists(),
+             timeout=120, message="the retry runs")

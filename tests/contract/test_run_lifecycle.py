@@ -5,13 +5,15 @@ still going while the test asks for more; the test waits on states, never on tim
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
 from outlook_sync.models import OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
 from tests.contract.conftest import at, conforms, create_event, graph_when, mapped
-from tests.integration.outlook_helpers import BASE, wait_for_idle
+from tests.integration.outlook_helpers import BASE, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -186,3 +188,25 @@ def test_a_waiting_run_shows_the_work_it_will_do(api_client, graph, connected):
     assert job["estimatedTimeRemaining"] >= 1
     done = wait_for(lambda: (j := _job(api_client, waiting["syncId"]))["status"] == "completed" and j, timeout=120, message="full run")
     assert done["progress"]["totalEvents"] == done["progress"]["processedEvents"] == 4, done
+
+
+def _instant(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_retry_says_when_it_will_be_sent_and_its_estimate_includes_the_wait(api_client, graph, connected):
+    """A run Outlook refused as a whole (Microsoft's sign-in service unavailable) gets a retry: queued, with ``retryAt``."""
+    graph.expire_access_tokens(MAILBOX)  # the run must refresh its token ...
+    graph.inject_fault("POST", r"oauth2/v2\.0/token", status=503, count=None, retry_after=0)  # ... and Microsoft is down
+    failed = run_sync(api_client, timeout=120)
+    assert failed["status"] == "failed" and failed["errors"][-1]["retryable"] is True, failed
+    retry = next(r for r in _history(api_client) if r["reason"] == "retry")
+    assert retry["syncStatus"] == "queued" and retry["triggeredBy"] == "auto", retry
+    # Sent no sooner than the engine's minimum retry delay (30 s) after the failure.
+    assert _instant(retry["retryAt"]) >= _instant(failed["completedAt"]) + dt.timedelta(seconds=30), (retry, failed)
+    job = _job(api_client, retry["id"])
+    assert job["status"] == "queued" and job["retryAt"] == retry["retryAt"]
+    assert job["estimatedTimeRemaining"] >= 10, job  # the wait for retryAt, not just the few events' work
+    graph.clear_faults()
+    done = wait_for(lambda: (j := _job(api_client, retry["id"]))["status"] == "completed" and j, timeout=150, message="the retry runs")
+    assert "retryAt" not in done and _instant(done["beganAt"]) >= _instant(retry["retryAt"]), done
