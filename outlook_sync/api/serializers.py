@@ -240,6 +240,10 @@ class SyncStatusResponseSerializer(serializers.Serializer):
     webhookStatus = WebhookStatusSerializer()
 
 
+class NoQuerySerializer(StrictRequestSerializer):
+    """The query of an endpoint that takes none: every key is unknown."""
+
+
 class SyncRequestSerializer(StrictRequestSerializer):
     syncType = Choice(choices=["full_sync", "incremental"], required=False, default="incremental")
     syncDirection = Choice(choices=SyncDirection.choices, required=False)
