@@ -245,11 +245,12 @@ def reconnect_reason(code: str | None) -> str:
     return DEFAULT_RECONNECT_REASON
 
 
-def integration_health(integration, *, now: dt.datetime | None = None, zone_name: str | None = None) -> dict:
+def integration_health(integration, *, now: dt.datetime | None = None, zone_name: str | None = None, retry_at: dt.datetime | None = None) -> dict:
     """The integration's real state for the page: ``{"state", "headline", "detail"}``.
 
     States: ``needs_reconnect``, ``throttled`` (with the time it will retry), ``paused``, ``error`` and
-    ``partial`` (the last run's first problem, in supplier words), ``pending`` (never synced) and ``ok``.
+    ``partial`` (the last run's first problem, in supplier words), ``retrying`` (the last sync failed and a retry
+    waits until ``retry_at``), ``pending`` (never synced) and ``ok``.
     """
     now = now or timezone.now()
     if integration.needs_reauthorization:
@@ -262,6 +263,9 @@ def integration_health(integration, *, now: dt.datetime | None = None, zone_name
         return {"state": "paused", "headline": "Syncing is switched off.", "detail": ""}
     errors = [e for e in (integration.sync_errors or []) if isinstance(e, dict)]
     first = next((e.get("errorMessage") for e in errors if e.get("errorMessage")), "")
+    if retry_at is not None and retry_at > now:
+        at = local(retry_at, zone_name).strftime("%H:%M")
+        return {"state": "retrying", "headline": f"The last sync didn't finish; we'll try again at {at}.", "detail": first}
     if integration.last_sync_status == "error":
         return {"state": "error", "headline": "The last sync didn't finish.", "detail": first or "We'll try again automatically."}
     if integration.last_sync_status == "partial":
@@ -274,6 +278,8 @@ def integration_health(integration, *, now: dt.datetime | None = None, zone_name
 def outlook_side(row, zone_name: str | None) -> tuple[str, str]:
     """``(title, when)`` of a synced event as Outlook held it when WedSync last read or wrote it ("" if never)."""
     seen = row.outlook_last_seen or {}
+    if seen.get("deleted"):
+        return "(deleted in Outlook)", ""
     title = seen.get("title", "")
     start = seen.get("start") or ""
     if not start:

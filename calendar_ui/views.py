@@ -104,8 +104,13 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
         "throttled_until": display.local(integration.throttled_until, zone_name).strftime("%H:%M") if integration.throttled_until and integration.throttled_until > now else None,
         "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
         "zone_name": zone_name,
-        "health": display.integration_health(integration, now=now, zone_name=zone_name),
+        "health": _health(integration, zone_name, now=now),
     }
+
+
+def _health(integration, zone_name: str, *, now=None) -> dict:
+    retry = runs.waiting_retry(integration.pk)
+    return display.integration_health(integration, now=now, zone_name=zone_name, retry_at=retry.retry_at if retry else None)
 
 
 def _history_rows(user, integration, zone_name: str) -> list[dict]:
@@ -116,7 +121,9 @@ def _history_rows(user, integration, zone_name: str) -> list[dict]:
         "when": display.format_datetime(run.started_at, zone_name),
         "what": display.SYNC_TYPE_LABELS.get(run.sync_type, run.sync_type),
         "why": display.TRIGGER_LABELS.get(run.triggered_by, ""),
-        "status": ("Done, with problems" if run.sync_status == "completed" and (run.sync_errors or run.error_events) else display.RUN_STATUS_LABELS.get(run.sync_status, run.sync_status)),
+        "status": ("Waiting" if run.sync_status == "in_progress" and run.is_queued
+                   else "Done, with problems" if run.sync_status == "completed" and (run.sync_errors or run.error_events)
+                   else display.RUN_STATUS_LABELS.get(run.sync_status, run.sync_status)),
         "errors": display.readable_errors(run.sync_errors, titles=titles, limit=3),
     } for run in runs]
 
@@ -179,11 +186,14 @@ def _run_context(user, run) -> dict:
     return {
         "run": run,
         "percent": display.run_percent(run),
+        "total": runs.planned_total(run),
         "done": run.sync_status != "in_progress",
         "status": display.RUN_STATUS_LABELS.get(run.sync_status, run.sync_status),
         "errors": display.readable_errors(run.sync_errors, titles=titles),
         "eta": runs.estimated_time_remaining(run),
         "behind": run.is_queued and runs.queued_behind(run),
+        "retry_at": (display.local(run.retry_at, display.supplier_time_zone(user)).strftime("%H:%M")
+                     if run.retry_at and run.is_queued and run.sync_status == "in_progress" else None),
     }
 
 
@@ -418,6 +428,8 @@ def outlook_events(request):
         "page": page,
         "items": [_event_item(row, prefix) for row in page.object_list],
         "query": query.urlencode(),
+        "health": _health(integration, zone_name),
+        "last_sync_at": display.format_datetime(integration.last_sync_at, zone_name),
     })
 
 
@@ -433,8 +445,8 @@ def _event_item(row: OutlookEventMapping, prefix: str, message: str = "", error:
         # What Outlook held when we last read or wrote it, never WedSync's own values.
         "outlook_title": display.outlook_side(row, zone_name)[0],
         "outlook_when": display.outlook_side(row, zone_name)[1],
-        "status": row.sync_state,
-        "status_label": display.MAPPING_STATUS_LABELS.get(row.sync_state, row.sync_state),
+        "status": selectors.mapping_status(row),
+        "status_label": display.MAPPING_STATUS_LABELS.get(selectors.mapping_status(row), row.sync_state),
         "last_synced": display.format_datetime(row.last_synced_at, zone_name),
         "last_error": (row.last_error or {}).get("errorMessage", ""),
         "can_resync": event is not None and not event.is_deleted,

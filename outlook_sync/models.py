@@ -304,6 +304,9 @@ class OutlookSyncHistory(models.Model):
     is_queued = models.BooleanField(default=False)
     #: When a worker actually began the run (``started_at`` stays the time it was requested).
     began_at = models.DateTimeField(null=True, blank=True)
+    #: A retry of a run Outlook refused as a whole waits until this time (Outlook's ``Retry-After``, at least
+    #: ``engine.RETRY_DELAY_SECONDS``); null for every other run. The API shows it as ``retryAt`` while the run waits.
+    retry_at = models.DateTimeField(null=True, blank=True)
     #: Only these WedSync event ids (``specificEvents``), or empty for all.
     specific_event_ids = models.JSONField(default=list, blank=True)
 

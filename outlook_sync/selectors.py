@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
+from django.db.models import Case, CharField, Count, Exists, F, Max, Min, OuterRef, Q, Value, When
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -56,6 +56,29 @@ def _changed_in_wedsync() -> Q:
         Q(event__isnull=True) | Q(event__version__gt=F("synced_wedsync_version"))
         | Q(sync_state__in=[MappingState.PENDING, MappingState.REMOVING]) | Q(needs_recreate=True)
     )
+
+
+def _status_in_api():
+    """A mapping's ``syncStatus`` in SQL (see :func:`mapping_status`): ``conflict``/``error`` as stored, else
+    ``pending`` while a WedSync change waits to reach Outlook (or a copy is being removed), else ``synced``."""
+    return Case(
+        When(sync_state__in=[MappingState.CONFLICT, MappingState.ERROR], then=F("sync_state")),
+        When(_changed_in_wedsync(), then=Value(MappingState.PENDING.value)),
+        default=Value(MappingState.SYNCED.value), output_field=CharField(),
+    )
+
+
+def mapping_status(row: OutlookEventMapping) -> str:
+    """One of the spec's four ``syncStatus`` values for a mapping, true now: an event stored as synced whose WedSync
+    side changed since (e.g. while Outlook needs reconnecting) is ``pending``, not ``synced``. Agrees with
+    :func:`_status_in_api` (the filter and the counts of ``GET /events``) and with ``syncStats.pendingEvents``."""
+    if row.sync_state in (MappingState.CONFLICT, MappingState.ERROR):
+        return row.sync_state
+    event = row.event
+    if (row.sync_state in (MappingState.PENDING, MappingState.REMOVING) or row.needs_recreate or event is None
+            or event.version > row.synced_wedsync_version):
+        return MappingState.PENDING.value
+    return MappingState.SYNCED.value
 
 
 def mappings_changed_in_wedsync(integration: OutlookCalendarIntegration):
@@ -150,7 +173,7 @@ def sync_job(integration: OutlookCalendarIntegration, sync_id) -> OutlookSyncHis
 
 
 def _mapped_rows(integration: OutlookCalendarIntegration):
-    return OutlookEventMapping.objects.filter(integration=integration, kind="event")
+    return OutlookEventMapping.objects.filter(integration=integration, kind="event").annotate(status_in_api=_status_in_api())
 
 
 def _applied(*, event_type=None, status=None, start=None, end=None) -> Q:
@@ -159,7 +182,7 @@ def _applied(*, event_type=None, status=None, start=None, end=None) -> Q:
     if event_type:
         condition &= Q(wedsync_event_type=event_type)
     if status:
-        condition &= Q(sync_state__in=[status, MappingState.REMOVING] if status == MappingState.PENDING else [status])
+        condition &= Q(status_in_api=status)
     if start:
         condition &= Q(event__ends_at__gte=start)
     if end:
@@ -185,11 +208,11 @@ def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, s
     """
     applied = _applied(event_type=event_type, status=status, start=start, end=end)
     groups = list(
-        _mapped_rows(integration).order_by().values("wedsync_event_type", "sync_state")
+        _mapped_rows(integration).order_by().values("wedsync_event_type", "status_in_api")
         .annotate(start=Min("event__starts_at"), end=Max("event__ends_at"), matching=Count("id", filter=applied or None))
     )
     present_types = sorted({g["wedsync_event_type"] for g in groups})
-    present_statuses = sorted({MappingState.PENDING.value if g["sync_state"] == MappingState.REMOVING else g["sync_state"] for g in groups})
+    present_statuses = sorted({g["status_in_api"] for g in groups})
     starts = [g["start"] for g in groups if g["start"] is not None]
     ends = [g["end"] for g in groups if g["end"] is not None]
     span = {"start": min(starts) if starts else None, "end": max(ends) if ends else None}

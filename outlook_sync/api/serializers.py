@@ -11,6 +11,7 @@ from wedsync.api_errors import shorten
 from wedsync.api_fields import Choice, StrictBooleanField, StrictRequestSerializer
 from wedsync.events.models import EventType
 
+from .. import selectors
 from ..models import DisconnectChoice, DisconnectStatus, SyncDirection
 from ..selectors import disconnect_in_progress, disconnect_summary
 from ..sync import runs
@@ -69,13 +70,13 @@ def all_day_date(event) -> str:
     return event.starts_at.astimezone(zone).date().isoformat()
 
 
-def api_mapping_state(state: str) -> str:
-    """A mapping's state in the spec's words (``removing`` is a WedSync-internal kind of ``pending``)."""
-    return "pending" if state == "removing" else state
-
-
 def trigger_of(reason: str) -> str:
     return TRIGGER_OF_REASON.get(reason, "auto")
+
+
+def retry_at(run) -> str | None:
+    """When a waiting retry will be sent (``retryAt``); None for any other run, and once it began."""
+    return iso_z(run.retry_at) if run.retry_at and run.is_queued and run.sync_status == "in_progress" else None
 
 
 def run_state(run) -> str:
@@ -193,10 +194,11 @@ class SyncStatsSerializer(ContractSerializer):
 class SyncHistoryItemSerializer(ContractSerializer):
     """``OutlookSyncHistoryItem``. WedSync additions: ``syncStatus`` may be ``queued`` (created, waiting for a
     worker); ``reason`` says precisely why the run happened (``triggeredBy`` keeps to the spec's four values);
-    ``beganAt`` is when a worker actually began it (``startedAt`` is when it was requested). ``syncDurationMs``
+    ``beganAt`` is when a worker actually began it (``startedAt`` is when it was requested); ``retryAt``, only
+    while a retry waits, is when it will be sent (Outlook asked us to wait, or was unavailable). ``syncDurationMs``
     is the time so far while the run goes on."""
 
-    optional_fields = ("completedAt", "errors", "beganAt")
+    optional_fields = ("completedAt", "errors", "beganAt", "retryAt")
 
     id = serializers.UUIDField()
     syncType = serializers.CharField(source="sync_type")
@@ -214,9 +216,13 @@ class SyncHistoryItemSerializer(ContractSerializer):
     triggeredBy = serializers.SerializerMethodField()
     reason = serializers.CharField(source="triggered_by")
     errors = serializers.SerializerMethodField()
+    retryAt = serializers.SerializerMethodField()
 
     def get_syncStatus(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
         return run_state(run)
+
+    def get_retryAt(self, run) -> str | None:
+        return retry_at(run)
 
     def get_triggeredBy(self, run) -> Literal["manual", "webhook", "scheduled", "auto"]:
         return trigger_of(run.triggered_by)
@@ -242,6 +248,10 @@ class SyncStatusResponseSerializer(serializers.Serializer):
     syncStats = SyncStatsSerializer()
     recentSyncHistory = SyncHistoryItemSerializer(many=True)
     webhookStatus = WebhookStatusSerializer()
+
+
+class NoQuerySerializer(StrictRequestSerializer):
+    """The query of an endpoint that takes none: every key is unknown."""
 
 
 class SyncRequestSerializer(StrictRequestSerializer):
@@ -273,21 +283,29 @@ class SyncErrorSerializer(serializers.Serializer):
 
 
 class SyncProgressSerializer(serializers.Serializer):
-    totalEvents = serializers.IntegerField(source="total_events")
+    """``progress``. ``totalEvents`` is the run's work, known before it changes anything: while the run waits for a
+    worker, the work it would do if it began now (it may still grow as requests join it); once begun, the count
+    it made when it began, plus Outlook's changes once its delta read is done (before it applies any)."""
+
+    totalEvents = serializers.SerializerMethodField()
     processedEvents = serializers.IntegerField(source="events_processed")
     createdEvents = serializers.IntegerField(source="events_created")
     updatedEvents = serializers.IntegerField(source="events_updated")
     deletedEvents = serializers.IntegerField(source="events_deleted")
     errorEvents = serializers.IntegerField(source="error_events")
 
+    def get_totalEvents(self, run) -> int:
+        return runs.planned_total(run)
+
 
 class SyncJobResponseSerializer(ContractSerializer):
     """``OutlookSyncJobResponse``. WedSync additions: ``status`` ``queued`` (waiting for a worker; the spec's hook
     keeps polling), ``beganAt``, ``syncType``, ``triggeredBy``/``reason`` and ``syncDurationMs`` as in the history.
     ``progress.totalEvents`` is counted before the run changes anything. ``estimatedTimeRemaining`` (seconds)
-    comes from this integration's measured throughput, and includes the runs ahead while queued."""
+    comes from this integration's measured throughput, and includes the runs ahead while queued (and, for a retry,
+    the wait until ``retryAt``, when it will be sent)."""
 
-    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining", "beganAt")
+    optional_fields = ("errors", "completedAt", "estimatedTimeRemaining", "beganAt", "retryAt")
 
     syncId = serializers.UUIDField(source="id")
     status = serializers.SerializerMethodField()
@@ -301,6 +319,10 @@ class SyncJobResponseSerializer(ContractSerializer):
     triggeredBy = serializers.SerializerMethodField()
     reason = serializers.CharField(source="triggered_by")
     syncDurationMs = serializers.SerializerMethodField()
+    retryAt = serializers.SerializerMethodField()
+
+    def get_retryAt(self, run) -> str | None:
+        return retry_at(run)
 
     def get_status(self, run) -> Literal["queued", "in_progress", "completed", "failed", "cancelled"]:
         return run_state(run)
@@ -331,8 +353,9 @@ class OutlookMappedEventSerializer(ContractSerializer):
     """``OutlookMappedEvent``. Dates: ISO-8601 UTC with ``Z`` (``2026-06-20T14:00:00Z``), except all-day events,
     whose ``wedSyncEventDate``/``outlookEventDate`` are their first day as a date (``2026-06-20``, in the event's own
     time zone). ``outlookEventTitle``/``outlookEventDate`` are what Outlook held when WedSync last read or wrote the
-    event (the title without the prefix WedSync added), so during a conflict they show Outlook's side; empty for an
-    event Outlook has not been read for yet. ``isAllDay`` is a WedSync addition."""
+    event (the subject without the prefix WedSync had applied to it, even after the prefix setting changed), so
+    during a conflict they show Outlook's side; both are empty (``""``) for an event Outlook has not been read for
+    yet and for one Outlook no longer holds (deleted there, e.g. an edit-versus-delete conflict). ``isAllDay`` is a WedSync addition."""
 
     optional_fields = ("syncConflicts",)
 
@@ -368,8 +391,9 @@ class OutlookMappedEventSerializer(ContractSerializer):
         return (row.outlook_last_seen or {}).get("start", "")
 
     def get_syncStatus(self, row) -> Literal["synced", "pending", "conflict", "error"]:
-        """The spec's four states; a copy being removed from Outlook (``removing``) is waiting to sync."""
-        return api_mapping_state(row.sync_state)
+        """The spec's four states, true now: ``pending`` while a WedSync change (or the removal of the copy from
+        Outlook) waits to reach Outlook, as counted in ``syncStats.pendingEvents``."""
+        return selectors.mapping_status(row)
 
     def get_isAllDay(self, row) -> bool:
         return bool(row.event and row.event.is_all_day)

@@ -21,6 +21,7 @@ from .serializers import (
     ForceSyncRequestSerializer,
     ForceSyncResponseSerializer,
     IntegrationStateSerializer,
+    NoQuerySerializer,
     RemoveIntegrationQuerySerializer,
     RemoveIntegrationResponseSerializer,
     ResolveConflictRequestSerializer,
@@ -37,13 +38,23 @@ from .serializers import (
 )
 
 
-class OutlookAuthApi(APIView):
+class NoQueryApiView(APIView):
+    """An endpoint that takes no query parameters refuses any, as an unknown body key is refused (400
+    ``validation_error`` naming the key): ``GET /sync?syncType=full_sync`` never silently runs as something else."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # signed in, CSRF and rate limits first
+        if request.query_params:
+            NoQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
+
+
+class OutlookAuthApi(NoQueryApiView):
     @extend_schema(responses=OutlookAuthResponseSerializer, summary="Start connecting Outlook (OAuth 2.0 + PKCE)")
     def get(self, request):
         return Response(actions.start_connect(request.session, request.user))
 
 
-class OutlookAuthCallbackApi(APIView):
+class OutlookAuthCallbackApi(NoQueryApiView):
     @extend_schema(request=OutlookCallbackRequestSerializer, responses=OutlookCallbackResponseSerializer, summary="Finish connecting Outlook")
     def post(self, request):
         payload = OutlookCallbackRequestSerializer(data=request.data)
@@ -66,7 +77,7 @@ def _validated(serializer_class, data, **kwargs):
     return serializer.validated_data
 
 
-class SyncApi(APIView):
+class SyncApi(NoQueryApiView):
     @extend_schema(responses=SyncStatusResponseSerializer, summary="Sync status, statistics, recent runs and webhook state")
     def get(self, request):
         integration = _integration(request)
@@ -90,7 +101,7 @@ class SyncApi(APIView):
         }).data, status=202)
 
 
-class SyncJobApi(APIView):
+class SyncJobApi(NoQueryApiView):
     @extend_schema(responses=SyncJobResponseSerializer, summary="Progress of one sync run", operation_id="calendar_outlook_sync_job_retrieve")
     def get(self, request, sync_id):
         integration = _integration(request)
@@ -129,7 +140,7 @@ class EventsApi(APIView):
         }).data)
 
 
-class ResolveConflictApi(APIView):
+class ResolveConflictApi(NoQueryApiView):
     @extend_schema(request=ResolveConflictRequestSerializer, responses=ResolveConflictResponseSerializer, summary="Resolve a conflicted event")
     def post(self, request, event_id):
         integration = _integration(request)
@@ -138,7 +149,7 @@ class ResolveConflictApi(APIView):
         return Response(ResolveConflictResponseSerializer({"success": True, "event": row}).data)
 
 
-class ForceSyncApi(APIView):
+class ForceSyncApi(NoQueryApiView):
     @extend_schema(request=ForceSyncRequestSerializer, responses={202: ForceSyncResponseSerializer}, summary="Sync one event now in one direction")
     def post(self, request, event_id):
         integration = _integration(request)
@@ -147,7 +158,7 @@ class ForceSyncApi(APIView):
         return Response(ForceSyncResponseSerializer({"success": True, "syncId": run.pk}).data, status=202)
 
 
-class SettingsApi(APIView):
+class SettingsApi(NoQueryApiView):
     @extend_schema(request=UpdateSettingsRequestSerializer, responses=UpdateSettingsResponseSerializer, summary="Change sync settings")
     def put(self, request):
         integration = _integration(request)
@@ -162,6 +173,8 @@ class IntegrationApi(APIView):
                    operation_id="calendar_outlook_integration_retrieve")
     def get(self, request):
         """Poll this after ``DELETE``: ``disconnect.eventsRemoved`` of ``eventsToRemove``, then the outcome once ``completed``."""
+        if request.query_params:  # as NoQueryApiView (DELETE here takes removeEvents)
+            NoQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         integration = selectors.supplier_integration(request.user)
         if integration is not None and integration.connection_state == "connected":
             return Response(IntegrationStateSerializer({"connectionState": "connected", "disconnect": None}).data)

@@ -186,8 +186,9 @@ def _schedule_retry(run: OutlookSyncHistory, error: GraphError) -> None:
     retry, created = runs.open_run(run.integration, sync_type=sync_type, direction=run.sync_direction, triggered_by="retry",
                                    specific_event_ids=run.specific_event_ids, mode=run.mode)
     if created:
-        OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True)  # waiting, not running
         delay = min(max(error.retry_after or 0, RETRY_DELAY_SECONDS), MAX_RETRY_DELAY_SECONDS)
+        # Waiting, not running, until the time it will be sent (the API's retryAt, the page's "we'll retry at").
+        OutlookSyncHistory.objects.filter(pk=retry.pk).update(is_queued=True, retry_at=timezone.now() + dt.timedelta(seconds=delay))
         run.follow_up = (retry.pk, delay)  # the task that ran this run enqueues it (the engine knows no tasks)
 
 
@@ -426,8 +427,15 @@ class SyncEngine:
         seen: set = set()
         new_link = None
         pages = calendar_api.delta_pages(self.client, calendar_id=self.integration.calendar_id, start=start, end=end, delta_link=delta_link)
+        if delta_link is not None and self.outlook_counting == "all":
+            # An incremental read is read whole before any change is applied, so the run's total includes
+            # Outlook's changes from the first event it processes (it never grows page by page). A changes
+            # list is small; a full read (below) streams, as its items are the events already counted.
+            pages = list(pages)
+            self.expect(sum(len(items) for items, _ in pages))
+            self.flush_progress()
         for items, link in pages:
-            if self.outlook_counting == "all":
+            if self.outlook_counting == "all" and delta_link is None:
                 self.expect(len(items))
             self.apply_outlook_page(items)
             seen.update(self.seen_mappings)
@@ -781,7 +789,7 @@ class SyncEngine:
                 if event is not None:
                     row.synced_wedsync_version = event.version
                 row.last_synced_at = timezone.now()
-                row.outlook_last_seen = seen.last_seen(seen_side.snapshot, [row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
+                row.outlook_last_seen = seen.last_seen_of(seen_side, [row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
                 row.save()
                 self.progress(processed=1, conflicts=len(action.conflicts))
             elif isinstance(action, plan.Remember):
@@ -790,7 +798,7 @@ class SyncEngine:
                 row.synced_wedsync_version = new_version if new_version is not None else (event.version if event is not None else row.synced_wedsync_version)
                 row.sync_conflicts = [c.to_contract() for c in action.conflicts]
                 row.sync_state = MappingState.CONFLICT if action.conflicts else MappingState.SYNCED
-                row.outlook_last_seen = seen.last_seen(seen_side.snapshot, [action.prefix, row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
+                row.outlook_last_seen = seen.last_seen_of(seen_side, [action.prefix, row.prefix_applied, self.prefs.event_prefix]) or row.outlook_last_seen
                 row.prefix_applied = action.prefix
                 row.reminder_applied = _reminder_code(action.reminder)
                 row.needs_recreate = False

@@ -194,6 +194,13 @@ def count_work(run: OutlookSyncHistory) -> int:
     return changed.count() + (unmapped.count() if unmapped is not None else 0)
 
 
+def planned_total(run: OutlookSyncHistory) -> int:
+    """The run's ``totalEvents``: counted when it began; while it waits, what it would count if it began now."""
+    if run.sync_status == SyncStatus.IN_PROGRESS and run.is_queued:
+        return count_work(run)
+    return run.total_events
+
+
 def full_sync_work(integration: OutlookCalendarIntegration, *, pushes: bool) -> int:
     """A full sync's events under the integration's preferences: every WedSync event in scope, mapped or not.
 
@@ -303,7 +310,15 @@ def seconds_left(run: OutlookSyncHistory, rate_and_overhead: tuple[float, float]
     ahead = OutlookSyncHistory.objects.filter(integration_id=run.integration_id, sync_status=SyncStatus.IN_PROGRESS, started_at__lt=run.started_at).exclude(pk=run.pk)
     wait = sum(seconds_left(other, rate_and_overhead) for other in ahead if not other.is_queued)
     wait += sum(seconds_for(count_work(other), rate_and_overhead) for other in ahead.select_related("integration") if other.is_queued)
+    if run.retry_at is not None:  # a retry is not sent before Outlook's Retry-After
+        wait = max(wait, (run.retry_at - timezone.now()).total_seconds())
     return wait + seconds_for(count_work(run), rate_and_overhead)
+
+
+def waiting_retry(integration_id) -> OutlookSyncHistory | None:
+    """The retry waiting for Outlook's ``Retry-After`` (the page's "we'll try again at ..."), if any."""
+    return (OutlookSyncHistory.objects.filter(integration_id=integration_id, sync_status=SyncStatus.IN_PROGRESS, is_queued=True, retry_at__isnull=False)
+            .order_by("retry_at").first())
 
 
 def estimate_seconds(run: OutlookSyncHistory) -> int:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import mapping
+from . import mapping, plan
+
+#: Stored when Outlook no longer holds the event (deleted there): Outlook's title and date are then empty.
+GONE = {"subject": "", "title": "", "start": "", "allDay": False, "prefix": "", "deleted": True}
 
 
 def last_seen(snapshot: Mapping[str, Any] | None, prefixes: Iterable[str | None]) -> dict | None:
@@ -31,3 +34,11 @@ def last_seen(snapshot: Mapping[str, Any] | None, prefixes: Iterable[str | None]
             break
     when = snapshot.get("when") or {}
     return {"subject": subject, "title": title, "start": str(when.get("start") or ""), "allDay": bool(when.get("allDay")), "prefix": used}
+
+
+def last_seen_of(outlook: plan.Outlook, prefixes: Iterable[str | None]) -> dict | None:
+    """:func:`last_seen` of what the planner saw of Outlook; :data:`GONE` when Outlook confirmed the event deleted
+    (a 404), so Outlook's side never shows a title it no longer holds. None when Outlook's side is unknown."""
+    if outlook.seen is plan.Seen.DELETED:
+        return dict(GONE)
+    return last_seen(outlook.snapshot, prefixes)

@@ -146,20 +146,40 @@ def test_outlook_title_and_date_are_what_outlook_holds_during_a_conflict_and_aft
     assert row["outlookEventTitle"] == "Consultation moved by Outlook"  # Outlook's subject, our prefix stripped
     assert row["outlookEventDate"] == moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    # A prefix change: once the full resync rewrote Outlook, the title is Outlook's subject without the new prefix.
+    # A prefix change: until the resync reached Outlook (sync is off here), Outlook still holds the old prefix, and
+    # the title is its subject with that prefix stripped (never the new prefix, never WedSync's title plus a prefix).
     other = connected["events"][1]
+    assert api_client.put(f"{BASE}/settings", {"syncEnabled": False}).status_code == 200
     response = api_client.put(f"{BASE}/settings", {"syncPreferences": {"eventPrefix": "[WS] "}})
     assert response.status_code == 200 and response.json()["requiresFullResync"] is True
     wait_for_idle(api_client)
     row = mapped(api_client, other["id"])
-    outlook_subject = graph.event(MAILBOX, row["outlookEventId"])["subject"]
-    # Whichever prefix Outlook's subject carries now (the one WedSync applied to it), it is stripped as applied.
-    applied = "[WS] " if outlook_subject.startswith("[WS] ") else "WedSync: "
-    assert outlook_subject.startswith(applied) and row["outlookEventTitle"] == outlook_subject[len(applied):]
+    assert graph.event(MAILBOX, row["outlookEventId"])["subject"] == "WedSync: Venue visit: The Old Barn"
+    assert row["outlookEventTitle"] == "Venue visit: The Old Barn" and row["outlookEventDate"] == at(4, 10).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Sync back on: the full resync rewrites Outlook's subject with the new prefix, which is stripped as applied.
+    assert api_client.put(f"{BASE}/settings", {"syncEnabled": True}).status_code == 200
+    wait_for_idle(api_client)
+    row = mapped(api_client, other["id"])
+    assert graph.event(MAILBOX, row["outlookEventId"])["subject"] == "[WS] Venue visit: The Old Barn"
+    assert row["outlookEventTitle"] == "Venue visit: The Old Barn"
 
     # The all-day deadline's dates are dates (documented), on both sides.
     deadline = mapped(api_client, connected["events"][3]["id"])
     assert deadline["isAllDay"] is True and deadline["wedSyncEventDate"] == deadline["outlookEventDate"] == at(5, 0).date().isoformat()
+
+
+def test_outlook_title_and_date_are_empty_once_outlook_no_longer_holds_the_event(api_client, graph, connected):
+    """Edit in WedSync, delete in Outlook: an edit-versus-delete conflict. Outlook's side is gone, not its old title."""
+    event = connected["events"][0]
+    row = mapped(api_client, event["id"])
+    graph.delete_event(MAILBOX, row["outlookEventId"])
+    api_client.patch(f"/api/events/{event['id']}/", {"title": "Consultation, kept in WedSync"})
+    wait_for_idle(api_client)
+    run_sync(api_client)
+    row = conforms(mapped(api_client, event["id"]), "OutlookMappedEvent")
+    assert row["syncStatus"] == "conflict" and [c["field"] for c in row["syncConflicts"]] == ["deleted"], row
+    assert (row["outlookEventTitle"], row["outlookEventDate"]) == ("", ""), row
+    assert row["wedSyncEventTitle"] == "Consultation, kept in WedSync"
 
 
 # --------------------------------------------------------------------------- item 3: syncStats
@@ -193,6 +213,26 @@ def test_sync_stats_are_real_values(api_client, graph, connected):
     stats = conforms(api_client.get(f"{BASE}/sync").json(), "OutlookSyncStatusResponse")["syncStats"]
     assert stats["nextScheduledSync"] is None
     assert (stats["totalEvents"], stats["pendingEvents"], stats["syncedEvents"]) == (7, 3, 4)
+
+
+def test_an_edit_not_yet_in_outlook_is_pending_in_the_list_as_in_the_stats(api_client, graph, connected):
+    """After a revoked sign-in, a WedSync edit cannot reach Outlook: the event is "pending", not "synced", everywhere."""
+    event = connected["events"][1]
+    graph.revoke_refresh_tokens(MAILBOX)
+    graph.expire_access_tokens(MAILBOX)
+    api_client.patch(f"/api/events/{event['id']}/", {"location": "The New Barn"})  # the push finds out
+    wait_for(lambda: api_client.get(f"{BASE}/sync").json()["integration"]["needsReauthorization"], message="needs reconnect")
+    wait_for_idle(api_client)
+    status = conforms(api_client.get(f"{BASE}/sync").json(), "OutlookSyncStatusResponse")
+    assert (status["syncStats"]["pendingEvents"], status["syncStats"]["syncedEvents"]) == (1, 3), status["syncStats"]
+    body = conforms(api_client.get(f"{BASE}/events").json(), "OutlookEventsResponse")
+    assert {e["wedSyncEventId"]: e["syncStatus"] for e in body["events"]}[event["id"]] == "pending"
+    assert sorted(e["syncStatus"] for e in body["events"]) == ["pending", "synced", "synced", "synced"]
+    assert body["filters"]["syncStatuses"] == ["pending", "synced"]
+    pending = conforms(api_client.get(f"{BASE}/events", {"status": "pending"}).json(), "OutlookEventsResponse")
+    assert [e["wedSyncEventId"] for e in pending["events"]] == [event["id"]] and pending["pagination"]["totalEvents"] == 1
+    synced = api_client.get(f"{BASE}/events", {"status": "synced"}).json()
+    assert event["id"] not in [e["wedSyncEventId"] for e in synced["events"]] and synced["pagination"]["totalEvents"] == 3
 
 
 # --------------------------------------------------------------------------- item 6: triggeredBy and dates

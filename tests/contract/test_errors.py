@@ -108,6 +108,24 @@ def test_ids_that_are_not_found_are_listed_in_error_ids(api_client, graph, conne
     error_shape(api_client.post(f"{BASE}/events/{uuid.uuid4()}/resolve", {"resolutions": {"title": {"useValue": "wedsync"}}}), 404, "event_not_found")
 
 
+def test_query_keys_on_endpoints_that_take_none_are_refused_and_change_nothing(api_client, graph, connected, supplier):
+    """``?syncType=full_sync`` on POST /sync would otherwise run an incremental sync: every unknown key is refused."""
+    event_id = connected["events"][0]["id"]
+    before = _state(supplier)
+    calls = [
+        ("get", "auth", None), ("post", "auth/callback", {"code": "x", "state": "y"}), ("get", "sync", None),
+        ("post", "sync", {"syncType": "incremental"}), ("get", f"sync/{uuid.uuid4()}", None),
+        ("post", f"events/{event_id}/resolve", {"resolutions": {"title": {"useValue": "wedsync"}}}),
+        ("post", f"events/{event_id}/force-sync", {"direction": "to_outlook"}), ("put", "settings", {"syncEnabled": False}),
+    ]
+    for method, path, body in calls:
+        response = getattr(api_client, method)(f"{BASE}/{path}?syncType=full_sync&{'x' * 200}=1", body)
+        error = error_shape(response, 400, "validation_error")
+        assert "syncType" in error["details"], (path, error)
+        _no_long_echo(response)
+    assert _state(supplier) == before
+
+
 @pytest.mark.parametrize("path", [
     "sync/not-a-uuid", "sync/6f1c2b4e-0d7a-4c59-9a55-2f8f0e8e9d11", "sync/", "events/", "settings/",
     "sync/6f1c2b4e-0d7a-4c59-9a55-2f8f0e8e9d11/", "nothing-here", "events/abc/resolve/",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from outlook_sync import actions
-from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping
+from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
 from tests.e2e.test_outlook_browser import PASSWORD, TIMEOUT_MS, Steps, _idle, chromium_executable, outlook, page  # noqa: F401
 from tests.integration.outlook_helpers import at, graph_when
@@ -38,7 +38,7 @@ def _connected(page, live_server, outlook, supplier):
         supplier, event_type="client_meeting", title="Consultation with Priya & Sam", location="The Old Barn",
         starts_at=at(3, 14), ends_at=at(3, 15), time_zone="Europe/London",
     )
-    event_actions.create_event(supplier, event_type="venue_visit", title="Venue visit", starts_at=at(4, 10), ends_at=at(4, 11), time_zone="Europe/London")
+    visit = event_actions.create_event(supplier, event_type="venue_visit", title="Venue visit", starts_at=at(4, 10), ends_at=at(4, 11), time_zone="Europe/London")
     steps = Steps(page, live_server.url)
     steps.go("/accounts/login/?next=/calendar/outlook/")
     page.get_by_label("Username").fill(supplier.username)
@@ -50,16 +50,20 @@ def _connected(page, live_server, outlook, supplier):
     expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     _idle(integration)
-    return steps, integration, consultation
+    return steps, integration, consultation, visit
 
 
 def test_item_2_in_outlook_as_is_outlooks_own_title_and_time_during_a_conflict(page, live_server, outlook, supplier):
     from playwright.sync_api import expect
 
-    steps, integration, consultation = _connected(page, live_server, outlook, supplier)
+    steps, integration, consultation, visit = _connected(page, live_server, outlook, supplier)
     row = OutlookEventMapping.objects.get(integration=integration, wedsync_event_id=str(consultation.pk))
     outlook.update_event(MAILBOX, row.outlook_event_id, {"subject": "WedSync: Consultation (Outlook's title)", **graph_when(at(3, 17), at(3, 18))})
     event_actions.update_event(consultation, title="Consultation (WedSync's title)")
+    # The venue visit is deleted in Outlook and edited in WedSync: Outlook no longer holds it, so no title shows as Outlook's.
+    visit_row = OutlookEventMapping.objects.get(integration=integration, wedsync_event_id=str(visit.pk))
+    outlook.delete_event(MAILBOX, visit_row.outlook_event_id)
+    event_actions.update_event(visit, title="Venue visit, moved indoors")
     _idle(integration)
     steps.sync_now_and_wait()
     steps.go("/calendar/outlook/events/")
@@ -67,13 +71,16 @@ def test_item_2_in_outlook_as_is_outlooks_own_title_and_time_during_a_conflict(p
     expect(line.locator('[data-label="In Outlook as"]')).to_contain_text("Consultation (Outlook's title)")
     expect(line.locator('[data-label="In Outlook as"]')).to_contain_text(at(3, 17).astimezone(ZoneInfo("Europe/London")).strftime("%H:%M"))
     expect(line.locator('[data-label="In Outlook as"]')).not_to_contain_text("WedSync's title")
+    gone = page.locator("tr", has_text="Venue visit, moved indoors").locator('[data-label="In Outlook as"]')
+    expect(gone).to_contain_text("(deleted in Outlook)")
+    expect(gone).not_to_contain_text("Venue visit")
     steps.shot("contract-events-outlook-side")
 
 
 def test_item_4_progress_is_counted_up_front_and_a_waiting_run_shows_as_waiting(page, live_server, outlook, supplier):
     from playwright.sync_api import expect
 
-    steps, integration, consultation = _connected(page, live_server, outlook, supplier)
+    steps, integration, consultation, visit = _connected(page, live_server, outlook, supplier)
     actions.update_settings(integration, {"syncEnabled": False})
     for n in range(EXTRA_EVENTS):
         event_actions.create_event(supplier, event_type="client_meeting", title=f"Tasting {n}", starts_at=at(6 + n % 10, 9 + n % 8),
@@ -96,6 +103,8 @@ def test_item_4_progress_is_counted_up_front_and_a_waiting_run_shows_as_waiting(
     waiting = page.locator('#sync-progress[data-status="queued"]')
     expect(waiting).to_be_visible(timeout=TIMEOUT_MS)
     expect(waiting).to_contain_text("Waiting for the sync that's already running to finish")
+    expect(waiting.locator("#sync-progress-label")).to_contain_text(re.compile(r"\b\d+ events? to check"))
+    expect(waiting.locator("#sync-progress-label")).not_to_contain_text("0 of 0")
     steps.shot("contract-queued")
     expect(page.locator("#sync-progress")).to_have_attribute("data-status", "completed", timeout=120_000)
     outlook.set_config(service_time_ms=0)
@@ -105,7 +114,7 @@ def test_item_4_progress_is_counted_up_front_and_a_waiting_run_shows_as_waiting(
 def test_item_7_a_revoked_sign_in_shows_needs_reconnecting_in_the_suppliers_words(page, live_server, outlook, supplier):
     from playwright.sync_api import expect
 
-    steps, integration, consultation = _connected(page, live_server, outlook, supplier)
+    steps, integration, consultation, visit = _connected(page, live_server, outlook, supplier)
     # --- item 7: Microsoft revokes the sign-in; the next sync finds out.
     outlook.revoke_refresh_tokens(MAILBOX)
     outlook.expire_access_tokens(MAILBOX)
@@ -123,4 +132,35 @@ def test_item_7_a_revoked_sign_in_shows_needs_reconnecting_in_the_suppliers_word
     expect(page.get_by_role("button", name="Sync now")).to_be_disabled()
     steps.shot("contract-needs-reconnect")
     steps.go("/calendar/outlook/events/")
+    expect(page.locator("#integration-health")).to_have_attribute("data-state", "needs_reconnect")
+    expect(page.locator("#integration-health")).to_contain_text("Outlook needs reconnecting")
+    expect(page.locator("#integration-health").get_by_role("link", name="Reconnect Outlook")).to_be_visible()
+    # The edit made after the revocation never reached Outlook: that event waits, it is not "In sync".
+    expect(page.locator("tr", has_text="Consultation with Priya & Sam").locator('[data-label="Status"]')).to_contain_text("Waiting to sync")
     expect(page.locator("body")).not_to_contain_text("AADSTS")
+    steps.shot("contract-events-needs-reconnect")
+
+
+def test_item_7_a_sync_microsoft_refused_says_when_it_will_be_tried_again(page, live_server, outlook, supplier):
+    from playwright.sync_api import expect
+
+    steps, integration, consultation, visit = _connected(page, live_server, outlook, supplier)
+    outlook.expire_access_tokens(MAILBOX)
+    outlook.inject_fault("POST", r"oauth2/v2\.0/token", status=503, count=None, retry_after=0)  # Microsoft's sign-in service is down
+    steps.go("/calendar/outlook/")
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#sync-progress")).to_have_attribute("data-status", "failed", timeout=120_000)
+    steps.go("/calendar/outlook/")
+    health = page.locator("#integration-health")
+    expect(health).to_have_attribute("data-state", "retrying")
+    expect(health).to_contain_text(re.compile(r"we'll try again at \d\d:\d\d"))
+    expect(page.locator('#sync-progress[data-status="queued"]')).to_contain_text(re.compile(r"Waiting to try again at \d\d:\d\d"))
+    expect(page.locator("body")).not_to_contain_text("Sync finished")
+    expect(page.locator("body")).not_to_contain_text("503")
+    expect(page.locator("#sync-history tbody tr").first.locator('[data-label="Result"]')).to_have_text("Waiting")  # queued, not "Running"
+    steps.shot("contract-retrying")
+    steps.go("/calendar/outlook/events/")
+    expect(page.locator("#integration-health")).to_have_attribute("data-state", "retrying")
+    outlook.clear_faults()
+    wait_for(lambda: not OutlookSyncHistory.objects.filter(integration=integration, sync_status="in_progress").exists(),
+             timeout=120, message="the retry runs")

@@ -5,13 +5,15 @@ still going while the test asks for more; the test waits on states, never on tim
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
 from outlook_sync.models import OutlookSyncHistory
-from tests.conftest import wait_for
-from tests.contract.conftest import conforms, create_event
-from tests.integration.outlook_helpers import BASE, wait_for_idle
+from tests.conftest import MAILBOX, wait_for
+from tests.contract.conftest import at, conforms, create_event, graph_when, mapped
+from tests.integration.outlook_helpers import BASE, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -142,3 +144,69 @@ def test_estimates_come_from_this_integrations_measured_runs(api_client, graph, 
     assert again["eventsToProcess"] == measured["progress"]["totalEvents"] == 4
     assert again["estimatedDuration"] >= measured["syncDurationMs"] // 1000 >= 1
     wait_for_idle(api_client)
+
+
+def test_an_incremental_run_counts_outlooks_changes_before_it_applies_any(api_client, graph, connected, supplier):
+    """The delta read is done first: once the run processed anything, its total already holds all of Outlook's changes.
+
+    Outlook lists its 9 (or more) changes 3 to a page (``max_page_size``), each page held 1.5 s (``service_time_ms``): a total
+    that grew page by page would be seen at 3 or 6 while the next page is read.
+    """
+    assert api_client.put(f"{BASE}/settings", {"webhookEnabled": False}).status_code == 200  # only the run below reads the changes
+    wait_for_idle(api_client)
+    outlook_ids = [mapped(api_client, e["id"])["outlookEventId"] for e in connected["events"][:3]]
+    for n, outlook_id in enumerate(outlook_ids):
+        graph.update_event(MAILBOX, outlook_id, {"location": {"displayName": f"Room {n}"}})
+    for n in range(6):
+        graph.create_event(MAILBOX, {"subject": f"School run {n}", **graph_when(at(8 + n, 8), at(8 + n, 9)), "showAs": "busy"})
+    graph.set_config(max_page_size=3, service_time_ms=1500)
+    started = api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).json()
+    seen = []
+
+    def ended():
+        job = _job(api_client, started["syncId"])
+        seen.append((job["status"], job["progress"]["processedEvents"], job["progress"]["totalEvents"]))
+        return job if job["status"] not in ("queued", "in_progress") else None
+
+    done = wait_for(ended, timeout=120, message="incremental run")
+    graph.set_config(max_page_size=1000, service_time_ms=0)
+    # 9 changes, and any Outlook made by itself meanwhile (it turns new copies' text bodies into HTML).
+    total = done["progress"]["totalEvents"]
+    assert done["status"] == "completed" and done["progress"]["processedEvents"] == total >= 9, done
+    assert all(seen_total == total for _, processed, seen_total in seen if processed), seen
+
+
+def test_a_waiting_run_shows_the_work_it_will_do(api_client, graph, connected):
+    """A run queued behind another reports, while it waits, the events it would process if it began now (not 0)."""
+    graph.inject_fault("GET", r"delta", latency_ms=8000, count=1)  # the first run's delta read is held: it stays running
+    first = api_client.post(f"{BASE}/sync", {"syncType": "incremental"}).json()
+    wait_for(lambda: _job(api_client, first["syncId"])["status"] == "in_progress", message="first run begins")
+    waiting = api_client.post(f"{BASE}/sync", {"syncType": "full_sync"}).json()
+    assert waiting["status"] == "queued" and waiting["eventsToProcess"] == 4, waiting
+    job = _job(api_client, waiting["syncId"])
+    assert job["status"] == "queued" and job["progress"]["totalEvents"] == 4 and job["progress"]["processedEvents"] == 0, job
+    assert job["estimatedTimeRemaining"] >= 1
+    done = wait_for(lambda: (j := _job(api_client, waiting["syncId"]))["status"] == "completed" and j, timeout=120, message="full run")
+    assert done["progress"]["totalEvents"] == done["progress"]["processedEvents"] == 4, done
+
+
+def _instant(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_retry_says_when_it_will_be_sent_and_its_estimate_includes_the_wait(api_client, graph, connected):
+    """A run Outlook refused as a whole (Microsoft's sign-in service unavailable) gets a retry: queued, with ``retryAt``."""
+    graph.expire_access_tokens(MAILBOX)  # the run must refresh its token ...
+    graph.inject_fault("POST", r"oauth2/v2\.0/token", status=503, count=None, retry_after=0)  # ... and Microsoft is down
+    failed = run_sync(api_client, timeout=120)
+    assert failed["status"] == "failed" and failed["errors"][-1]["retryable"] is True, failed
+    retry = next(r for r in _history(api_client) if r["reason"] == "retry")
+    assert retry["syncStatus"] == "queued" and retry["triggeredBy"] == "auto", retry
+    # Sent no sooner than the engine's minimum retry delay (30 s) after the failure.
+    assert _instant(retry["retryAt"]) >= _instant(failed["completedAt"]) + dt.timedelta(seconds=30), (retry, failed)
+    job = _job(api_client, retry["id"])
+    assert job["status"] == "queued" and job["retryAt"] == retry["retryAt"]
+    assert job["estimatedTimeRemaining"] >= 10, job  # the wait for retryAt, not just the few events' work
+    graph.clear_faults()
+    done = wait_for(lambda: (j := _job(api_client, retry["id"]))["status"] == "completed" and j, timeout=150, message="the retry runs")
+    assert "retryAt" not in done and _instant(done["beganAt"]) >= _instant(retry["retryAt"]), done

@@ -114,7 +114,7 @@ _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Field names that hold timestamps in the spec's interfaces.
 TIMESTAMP_FIELDS = {"lastSyncAt", "lastFullSync", "nextScheduledSync", "expiresAt", "startedAt", "completedAt", "lastSynced",
-                    "subscriptionExpirationDateTime", "start", "end", "beganAt", "throttledUntil"}
+                    "subscriptionExpirationDateTime", "start", "end", "beganAt", "throttledUntil", "retryAt"}
 #: ... and those that may also be an all-day event's date (documented in the OpenAPI schema).
 EVENT_DATE_FIELDS = {"wedSyncEventDate", "outlookEventDate"}
 
@@ -144,7 +144,7 @@ def _check(value, t: T, path: str, owner: str, add: Additions, out: list, *, par
     if t.kind == "partial":
         return _check(value, t.of, path, owner, add, out, partial=True, name=name)
     if value is None:
-        if path in add.nullable:
+        if t.kind == "any" or path in add.nullable:  # TypeScript's ``any`` includes null
             return
         out.append(f"{path}: null where the spec wants {t.kind}")
         return

@@ -36,9 +36,10 @@ GET_SYNC_QUERIES = 8
 #: session, user, integration, filters and total (one grouped query), the page's rows (with their events)
 GET_EVENTS_QUERIES = 5
 #: session, user, integration, the supplier's time zone, the run shown in progress, the sync statistics
-#: (mapping counts, events never synced, last full sync, beat's entry), recent history; the navigation's
-#: conflict badge reuses the statistics' count
-SETTINGS_PAGE_QUERIES = 10
+#: (mapping counts, events never synced, last full sync, beat's entry), recent history, the retry waiting for
+#: Outlook's Retry-After (the health line's "we'll try again at"); the navigation's conflict badge reuses the
+#: statistics' count
+SETTINGS_PAGE_QUERIES = 11
 #: No run waiting to read Outlook: the subscriptions looked up (with whether a run waits), BEGIN, INSERT of the
 #: batch, COMMIT; then recording the run (runs.open_run): BEGIN, the integration locked, the waiting runs read
 #: again under the lock, INSERT of the run, COMMIT
@@ -47,11 +48,12 @@ RECEIVER_QUERIES = 9
 RECEIVER_QUERIES_RUN_WAITING = 4
 #: One incremental run with one Outlook change, whole task: the run (with its integration) read, then read again
 #: under the run lock; interrupted runs; the work counted (2), the run begun with that total (UPDATE) and read
-#: back (what a request widened meanwhile); the delta page's mappings; the event re-read and updated (BEGIN,
+#: back (what a request widened meanwhile); the delta read whole, its changes added to the total (UPDATE, before
+#: any is applied); the delta page's mappings; the event re-read and updated (BEGIN,
 #: SELECT FOR UPDATE, UPDATE, COMMIT), its mapping saved; the delta link stored; copies to remove, WedSync
 #: changes, events never synced; the journal (BEGIN, INSERT, COMMIT) and the progress (with the total); finish
 #: (read, UPDATE run, UPDATE integration). The token is the one read with the integration: no query for it.
-INCREMENTAL_QUERIES = 25
+INCREMENTAL_QUERIES = 26
 
 
 def _count(call) -> int:

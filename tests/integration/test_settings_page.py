@@ -509,6 +509,7 @@ def test_synced_events_list_filters_by_type_status_and_dates_and_pages(client_fo
         OutlookEventMapping.objects.create(
             integration=integration, wedsync_event_type=event_type, wedsync_event_id=str(event.pk), outlook_event_id=f"AAMk-{n}",
             outlook_calendar_id=integration.calendar_id, event=event, sync_state=MappingState.ERROR if n == 7 else MappingState.SYNCED,
+            synced_wedsync_version=event.version,  # in step: no WedSync change waits (else the event is "pending")
             last_error={"errorCode": "throttled", "errorMessage": "Outlook was busy; we'll try again.", "retryable": True} if n == 7 else {},
             base_snapshot={"title": f"Booking {n:02d}"}, outlook_last_seen={"title": f"Booking {n:02d} as Outlook has it", "start": "", "allDay": False},
         )
