@@ -37,6 +37,10 @@ PREFERENCE_FIELD_FOR_KEY = {
 }
 
 
+#: The event types whose single new events may mail their guests an Outlook invitation.
+INVITE_CHOICES = [(t, mapping.EVENT_TYPE_LABELS[t]) for t in mapping.EVENT_TYPES if t in mapping.INVITABLE_TYPES]
+
+
 class PreferencesForm(forms.Form):
     """Everything on the settings page, turned into one ``update_settings`` call."""
 
@@ -55,8 +59,7 @@ class PreferencesForm(forms.Form):
     syncTravelTime = forms.BooleanField(label="Block travel time before events", required=False,
                                         help_text="Adds a “Travel” block before events that have a travel time.")
     inviteAttendeesFor = forms.MultipleChoiceField(label="Send Outlook invitations to clients for", required=False,
-                                                   widget=forms.CheckboxSelectMultiple,
-                                                   choices=[(t, mapping.EVENT_TYPE_LABELS[t]) for t in mapping.EVENT_TYPES if t in mapping.INVITABLE_TYPES])
+                                                   widget=forms.CheckboxSelectMultiple, choices=INVITE_CHOICES)
     webhookEnabled = forms.BooleanField(label="Instant updates from Outlook", required=False,
                                         help_text="Outlook tells us straight away when you change something there. "
                                                   "When off, we check for changes every few minutes.")
@@ -129,6 +132,55 @@ class PreferencesForm(forms.Form):
                 placed = True
         if not placed:
             self.add_error(None, message)
+
+
+class SetupForm(forms.Form):
+    """The guided connect step: where WedSync writes, which calendars count as busy, who gets invitations.
+
+    Choices come from the calendar list the worker cached on the integration.
+    """
+
+    calendar = forms.ChoiceField(label="Add WedSync events to", widget=forms.RadioSelect)
+    busy = forms.MultipleChoiceField(label="Check these calendars for double bookings", required=False, widget=forms.CheckboxSelectMultiple)
+    inviteAttendeesFor = forms.MultipleChoiceField(label="Send Outlook invitations to clients for", required=False,
+                                                   widget=forms.CheckboxSelectMultiple, choices=INVITE_CHOICES)
+
+    def __init__(self, *args, integration, calendars, busy_ids, **kwargs):
+        prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+        self.prefs = prefs
+        kwargs.setdefault("initial", {
+            "calendar": SEPARATE_CALENDAR if prefs.create_separate_calendar else (integration.calendar_id or ""),
+            "busy": list(busy_ids),
+            "inviteAttendeesFor": sorted(prefs.invite_attendees_for & mapping.INVITABLE_TYPES),
+        })
+        super().__init__(*args, **kwargs)
+        self.calendars = calendars
+        self.fields["calendar"].choices = [(c.id, c.name) for c in calendars if c.can_edit] + [
+            (SEPARATE_CALENDAR, "A new calendar called “WedSync”, just for WedSync's events")]
+        self.fields["busy"].choices = [(c.id, c.name) for c in calendars]
+
+    def calendar_name(self) -> str:
+        chosen = self.cleaned_data.get("calendar") if hasattr(self, "cleaned_data") else self["calendar"].value()
+        if chosen == SEPARATE_CALENDAR:
+            return "WedSync"
+        return next((c.name for c in self.calendars if c.id == chosen), "")
+
+    def busy_names(self) -> list[str]:
+        chosen = self.cleaned_data.get("calendar")
+        return [c.name for c in self.calendars if c.id in set(self.cleaned_data.get("busy") or []) and c.id != chosen]
+
+    def preferences(self) -> mapping.SyncPreferences:
+        """The preferences as they will be once confirmed (for the preview)."""
+        return mapping.SyncPreferences.from_json({**self.prefs.to_json(), **self.changes()["syncPreferences"]})
+
+    def changes(self) -> dict:
+        """The ``update_settings`` changes that confirm the step."""
+        data = self.cleaned_data
+        preferences = {"inviteAttendeesFor": list(data["inviteAttendeesFor"]), "createSeparateCalendar": data["calendar"] == SEPARATE_CALENDAR}
+        changes: dict = {"syncPreferences": preferences, "busyCalendarIds": [c for c in data["busy"] if c != data["calendar"]]}
+        if data["calendar"] != SEPARATE_CALENDAR:
+            changes["calendarId"] = data["calendar"]
+        return changes
 
 
 # --- conflicts ---

@@ -56,6 +56,8 @@ def outlook_settings(request):
     integration = selectors.supplier_integration(request.user)
     if integration is None:
         return render(request, "calendar_ui/outlook_settings.html", {"integration": None})
+    if integration.needs_setup:
+        return redirect(reverse("outlook-setup"))
     calendars, calendars_error = _calendars(integration)
     form = PreferencesForm(integration=integration, calendars=calendars)
     return render(request, "calendar_ui/outlook_settings.html", _page_context(request, integration, form, calendars_error))
@@ -596,6 +598,8 @@ def outlook_callback(request):
     except actions.ActionError as exc:
         messages.error(request, exc.message)
     else:
+        if integration.needs_setup:
+            return redirect(reverse("outlook-setup"))
         messages.success(
             request,
             f"Outlook is connected as {integration.microsoft_account_email}. We'll keep “{integration.calendar_name}” in step with WedSync.",

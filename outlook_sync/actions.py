@@ -12,7 +12,7 @@ import time
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from wedsync.api_errors import ApiError
+from wedsync.api_errors import ApiError, shorten
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
@@ -21,7 +21,7 @@ from .graph import calendar_api, oauth
 from .graph.client import GraphClient
 from .graph.errors import GraphError, OAuthError
 from .graph.types import GraphCalendar
-from .models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType
+from .models import MappingState, OutlookBusyCalendar, OutlookCalendarIntegration, OutlookEventMapping, OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType
 from .sources import SYNC_SOURCE
 from .sync import engine, journal, mapping, merge, runs
 
@@ -108,7 +108,8 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
                 status=409,
             )
         if integration is None:
-            integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
+            # A new connection starts with the guided step: nothing reaches Outlook until the supplier confirms.
+            integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128], needs_setup=True)
             _restore_saved_settings(integration)
         integration.tenant_id = tenant_id
         integration.microsoft_user_id = microsoft_user_id
@@ -160,7 +161,9 @@ def _refuse_account_linked_elsewhere(user, tenant_id: str, microsoft_user_id: st
 
 
 def _after_connect(integration: OutlookCalendarIntegration) -> None:
-    """First (or catch-up) full sync and the change subscription, both by workers."""
+    """First (or catch-up) full sync and the change subscription, both by workers; none while the guided step waits."""
+    if integration.needs_setup:
+        return
     if integration.sync_enabled and integration.calendar_id:
         request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect")
     integration_id = str(integration.pk)
@@ -169,6 +172,8 @@ def _after_connect(integration: OutlookCalendarIntegration) -> None:
 
 # --- sync runs ---
 def _require_syncable(integration: OutlookCalendarIntegration) -> None:
+    if integration.needs_setup:
+        raise ActionError("setup_needed", "Finish setting up Outlook first: choose your calendars and confirm.", status_code=409)
     if integration.needs_reauthorization:
         raise ActionError("needs_reconnect", "Your Outlook connection has expired. Please reconnect Outlook first.", status_code=409)
     if not integration.calendar_id:
@@ -356,15 +361,51 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         integration.webhook_enabled = changes["webhookEnabled"]
         fields.append("webhook_enabled")
         webhook_changed = True
+    if "busyCalendarIds" in changes:
+        requires_full |= set_busy_calendars(integration, changes["busyCalendarIds"])
+    first_sync = bool(changes.get("confirmSetup")) and integration.needs_setup
+    if first_sync:
+        integration.needs_setup = False
+        fields.append("needs_setup")
+        webhook_changed = requires_full = True
     integration.save(update_fields=fields)
     if webhook_changed or "calendar_id" in fields or schedule_changed:
         integration_id = str(integration.pk)
         transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
-    if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
-        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
-        if "sync_preferences" in fields:
+    if requires_full and integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup:
+        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect" if first_sync else "settings_change")
+        if "sync_preferences" in fields and not first_sync:
             journal.record_settings(run, old_prefs.to_json(), integration.sync_preferences)  # undoing the run restores them
     return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
+
+
+def set_busy_calendars(integration: OutlookCalendarIntegration, calendar_ids: list[str]) -> bool:
+    """The calendars that count as busy besides the synced one (from the cached list); True when the ticks changed.
+
+    A newly ticked calendar is read by the next full run; an unticked one is
+    forgotten with its busy time at once.
+    """
+    known = {c.id: c for c in account_calendars(integration)}
+    unknown = [c for c in calendar_ids if c not in known]
+    if unknown:
+        raise ActionError("unknown_calendar", "Some of those calendars aren't in your Outlook account any more. Please tick them again.",
+                          details={"busyCalendarIds": [f"Not one of your Outlook calendars: {shorten(c, 80)}" for c in unknown]})
+    wanted = set(calendar_ids)
+    current = set(integration.busy_calendars.values_list("calendar_id", flat=True))
+    if wanted == current:
+        return False
+    integration.busy_calendars.exclude(calendar_id__in=wanted).delete()
+    integration.busy_times.exclude(calendar_id="").exclude(calendar_id__in=wanted).delete()
+    OutlookBusyCalendar.objects.bulk_create([OutlookBusyCalendar(integration=integration, calendar_id=c, name=known[c].name) for c in sorted(wanted - current)])
+    return bool(wanted - current)
+
+
+def setup_choices(integration: OutlookCalendarIntegration) -> dict:
+    """What the guided step shows: the cached calendars, the choices so far and what the first sync will do."""
+    calendars = account_calendars(integration)
+    busy_ids = sorted(integration.busy_calendars.values_list("calendar_id", flat=True))
+    return {"calendars": calendars, "calendarId": integration.calendar_id, "busyCalendarIds": busy_ids,
+            "preview": selectors.first_sync_preview(integration, calendar_name=integration.calendar_name or "")}
 
 
 def _graph_call(integration, fn):
@@ -413,9 +454,26 @@ SEPARATE_CALENDAR_NAME = "WedSync"
 
 
 def _separate_calendar(integration):
-    """The dedicated "WedSync" calendar: reused when it exists, created otherwise."""
-    existing = next((c for c in account_calendars(integration, live=True) if c.name == SEPARATE_CALENDAR_NAME), None)
-    return existing or _graph_call(integration, lambda client: calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME))
+    """The dedicated "WedSync" calendar: reused when the cached list has it, created otherwise (Graph refuses a second one
+    with the same name, ErrorFolderExists, so a calendar made since the list was cached is then looked up live)."""
+    existing = next((c for c in account_calendars(integration) if c.name == SEPARATE_CALENDAR_NAME), None)
+    if existing is not None:
+        return existing
+
+    def create_or_find(client):
+        try:
+            created = calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME)
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+        else:  # cached at once, so choosing it needs no second call to Microsoft
+            store_calendar_list(integration, [*(GraphCalendar.from_contract(c) for c in integration.calendar_list or []), created])
+            return created
+        calendars = calendar_api.list_calendars(client)
+        store_calendar_list(integration, calendars)
+        return next(c for c in calendars if c.name == SEPARATE_CALENDAR_NAME)
+
+    return _graph_call(integration, create_or_find)
 
 
 # --- disconnect ---

@@ -54,7 +54,7 @@ def schedule_push(integration_id) -> None:
     The run counts and reads what changed only when a worker begins it, so an
     edit made after that gets a new run instead of being missed.
     """
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False).exclude(calendar_id=None).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
     _schedule_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change", countdown=0.3)
@@ -74,7 +74,7 @@ def push_wedsync_changes(integration_id: str) -> None:
 
     Kept for messages sent before runs were recorded at scheduling time; ``schedule_push`` no longer sends it.
     """
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change")
@@ -86,7 +86,7 @@ def safety_net_sync() -> int:
     """Beat: an incremental sync of every healthy integration (a full one daily), in case a notification or push was lost."""
     started = 0
     day_ago = timezone.now() - dt.timedelta(days=1)
-    for integration in OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False).exclude(calendar_id=None):
+    for integration in OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False, needs_setup=False).exclude(calendar_id=None):
         # Once a day a full read: it also finds what no delta reports (e.g. an event created and deleted between reads).
         recent_full = OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status="completed", completed_at__gte=day_ago).exists()
         run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
@@ -147,7 +147,7 @@ def schedule_notification_run(integration: OutlookCalendarIntegration) -> None:
     The receiver's path: it read the integration (and whether such a run waits) to verify the notifications,
     so this reads nothing again; ``runs.open_run`` still lets a run queued meanwhile absorb this one.
     """
-    if integration.sync_enabled and not integration.needs_reauthorization and integration.calendar_id is not None:
+    if integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup and integration.calendar_id is not None:
         _schedule_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook", countdown=0.2)
 
 
@@ -158,7 +158,7 @@ def process_notifications(integration_id: str) -> None:
     Kept for messages sent before runs were recorded at scheduling time; ``schedule_notification_sync`` no longer sends it.
     """
     cutoff = timezone.now()
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False).first()
     if integration is None:
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook")

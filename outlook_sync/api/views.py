@@ -22,6 +22,7 @@ from .serializers import (
     ForceSyncResponseSerializer,
     RemoveIntegrationQuerySerializer,
     RemoveIntegrationResponseSerializer,
+    SetupResponseSerializer,
     ResolveConflictRequestSerializer,
     ResolveConflictResponseSerializer,
     SyncJobResponseSerializer,
@@ -163,6 +164,16 @@ class IntegrationApi(APIView):
         integration = _integration(request)
         query = _validated(RemoveIntegrationQuerySerializer, request.query_params)
         return Response(RemoveIntegrationResponseSerializer(actions.disconnect(integration, remove_events=query["removeEvents"] == "true")).data)
+
+
+class SetupApi(APIView):
+    @extend_schema(responses=SetupResponseSerializer, summary="The guided connect step: calendars to write to and to count as busy, and what the first sync will do")
+    def get(self, request):
+        integration = _integration(request)
+        choices = actions.setup_choices(integration)
+        return Response(SetupResponseSerializer({
+            **choices, "needsSetup": integration.needs_setup, "calendars": [c.to_contract() for c in choices["calendars"]],
+        }).data)
 
 
 class AvailabilityApi(APIView):
