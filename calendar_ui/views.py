@@ -111,7 +111,9 @@ def _page_context(request, integration, form, calendars_error="") -> dict:
 def _history_rows(user, integration, zone_name: str) -> list[dict]:
     runs = selectors.recent_history(integration)
     titles = display.event_titles(user, [run.sync_errors for run in runs])
+    touched = selectors.changes_of_runs(runs)
     return [{
+        "names": ", ".join(dict.fromkeys(c.event_title or "your sync settings" for c in touched.get(run.pk, []))),
         "run": run,
         "when": display.format_datetime(run.started_at, zone_name),
         "what": display.SYNC_TYPE_LABELS.get(run.sync_type, run.sync_type),

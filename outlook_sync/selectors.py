@@ -11,7 +11,9 @@ from wedsync.events.models import CalendarEvent, EventType
 
 from .sync import mapping
 from .sync.window import sync_window
-from .models import MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory, SyncStatus, SyncType
+from .models import (
+    MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncChange, OutlookSyncHistory, SyncStatus, SyncType,
+)
 
 #: Renew a webhook subscription when less than this is left.
 WEBHOOK_RENEWAL_MARGIN = dt.timedelta(hours=24)
@@ -256,3 +258,53 @@ def first_sync_preview(integration: OutlookCalendarIntegration, *, calendar_name
 
 def _and_list(items: list[str], word: str = "and") -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def explained_history(integration: OutlookCalendarIntegration, *, event_id: str | None = None, include_quiet: bool = False):
+    """Runs for the history page, newest first, each annotated with ``change_count`` (its journaled changes).
+
+    A run that changed nothing and had no trouble (most often Outlook telling
+    us about our own write coming back, or a check that found nothing new) is
+    "quiet": left out unless ``include_quiet``. ``event_id`` keeps the runs that
+    changed that WedSync event.
+    """
+    changes = OutlookSyncChange.objects.filter(run=OuterRef("pk"))
+    if event_id:
+        changes = changes.filter(wedsync_event_id=str(event_id))
+    runs = OutlookSyncHistory.objects.filter(integration=integration).annotate(
+        has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk"))),
+        change_count=Count("changes", filter=Q(changes__wedsync_event_id=str(event_id)) if event_id else None, distinct=True),
+    )
+    if event_id:
+        runs = runs.filter(Exists(changes))
+    elif not include_quiet:
+        runs = runs.filter(~_quiet())
+    return runs.order_by("-started_at")
+
+
+def _quiet() -> Q:
+    return Q(has_changes=False, sync_status=SyncStatus.COMPLETED, conflicts_detected=0, error_events=0, sync_errors=[])
+
+
+def quiet_run_count(integration: OutlookCalendarIntegration) -> int:
+    """How many runs :func:`explained_history` folds away."""
+    return (OutlookSyncHistory.objects.filter(integration=integration)
+            .annotate(has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk")))).filter(_quiet()).count())
+
+
+def journaled_events(integration: OutlookCalendarIntegration, limit: int = 200) -> list[tuple[str, str]]:
+    """``(wedsync_event_id, title)`` of the events the journal names, most recently changed first (the history's filter)."""
+    rows = (OutlookSyncChange.objects.filter(integration=integration).exclude(wedsync_event_id="")
+            .values("wedsync_event_id").annotate(last=Max("created_at"), title=Max("event_title")).order_by("-last")[:limit])
+    return [(r["wedsync_event_id"], r["title"] or "(untitled event)") for r in rows]
+
+
+def changes_of_runs(runs, *, event_id: str | None = None) -> dict:
+    """The journaled changes of these runs: ``{run_id: [change, ...]}`` in the order they were made (one query)."""
+    changes = OutlookSyncChange.objects.filter(run__in=[r.pk for r in runs]).select_related("undone_by").order_by("created_at")
+    if event_id:
+        changes = changes.filter(wedsync_event_id=str(event_id))
+    grouped: dict = {r.pk: [] for r in runs}
+    for change in changes:
+        grouped[change.run_id].append(change)
+    return grouped
