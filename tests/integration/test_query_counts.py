@@ -50,8 +50,9 @@ RECEIVER_QUERIES_RUN_WAITING = 4
 #: back (what a request widened meanwhile); the delta page's mappings; the event re-read and updated (BEGIN,
 #: SELECT FOR UPDATE, UPDATE, COMMIT), its mapping saved; the delta link stored; copies to remove, WedSync
 #: changes, events never synced; the journal (BEGIN, INSERT, COMMIT) and the progress (with the total); finish
-#: (read, UPDATE run, UPDATE integration). The token is the one read with the integration: no query for it.
-INCREMENTAL_QUERIES = 25
+#: (read, UPDATE run, UPDATE integration); the other calendars ticked as busy (none here). The token is the one
+#: read with the integration: no query for it.
+INCREMENTAL_QUERIES = 26
 
 
 def _count(call) -> int:
