@@ -34,6 +34,7 @@ PREFERENCE_FIELD_FOR_KEY = {
     "syncDirection": "syncDirection",
     "syncEnabled": "syncEnabled",
     "webhookEnabled": "webhookEnabled",
+    "busyCalendarIds": "busy",
 }
 
 
@@ -60,6 +61,7 @@ class PreferencesForm(forms.Form):
                                         help_text="Adds a “Travel” block before events that have a travel time.")
     inviteAttendeesFor = forms.MultipleChoiceField(label="Send Outlook invitations to clients for", required=False,
                                                    widget=forms.CheckboxSelectMultiple, choices=INVITE_CHOICES)
+    busy = forms.MultipleChoiceField(label="Check these calendars for double bookings", required=False, widget=forms.CheckboxSelectMultiple)
     webhookEnabled = forms.BooleanField(label="Instant updates from Outlook", required=False,
                                         help_text="Outlook tells us straight away when you change something there. "
                                                   "When off, we check for changes every few minutes.")
@@ -80,9 +82,11 @@ class PreferencesForm(forms.Form):
             "syncTravelTime": prefs.sync_travel_time,
             "inviteAttendeesFor": sorted(prefs.invite_attendees_for & mapping.INVITABLE_TYPES),
             "webhookEnabled": integration.webhook_enabled,
+            "busy": list(integration.busy_calendars.values_list("calendar_id", flat=True)),
         })
         super().__init__(*args, **kwargs)
         self.calendars = calendars
+        self.fields["busy"].choices = [(c.id, c.name) for c in calendars or []]
         if calendars is None:  # Outlook couldn't be asked: offer the calendar we already use
             choices = [(integration.calendar_id or "", integration.calendar_name or "(no calendar chosen)")]
         else:
@@ -120,6 +124,8 @@ class PreferencesForm(forms.Form):
             if calendar:
                 changes["calendarId"] = calendar
         changes["syncPreferences"] = preferences
+        if self.calendars is not None:  # the ticks are only offered (and so only replaced) when the list is known
+            changes["busyCalendarIds"] = [c for c in data["busy"] if c != changes.get("calendarId")]
         return changes
 
     def add_action_errors(self, details: dict | None, message: str) -> None:

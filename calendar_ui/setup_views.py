@@ -38,7 +38,7 @@ def _form(request, integration, data=None) -> SetupForm:
 def _preview(integration, form: SetupForm) -> dict:
     if form.is_bound and form.is_valid():
         return selectors.first_sync_preview(integration, calendar_name=form.calendar_name(), prefs=form.preferences(), busy_names=form.busy_names())
-    return selectors.first_sync_preview(integration, calendar_name=integration.calendar_name or "")
+    return actions.setup_choices(integration)["preview"]
 
 
 @login_required

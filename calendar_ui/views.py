@@ -168,6 +168,8 @@ def _settings_confirmation(before: mapping.SyncPreferences, integration, outcome
         parts.append("The new reminders are used as WedSync next writes each event to Outlook; nothing is rewritten now.")
     if before.invite_attendees_for != after.invite_attendees_for:
         parts.append("The invitation choice applies to single new events from now on; no one is emailed because of this change.")
+    if outcome.get("busyCalendarsAdded") and not resyncing and integration.sync_enabled:
+        parts.append("The calendars you ticked are being read now, so double bookings against them are caught.")
     if not integration.sync_enabled:
         parts.append("Syncing is switched off, so nothing is sent to Outlook.")
     return " ".join(parts)

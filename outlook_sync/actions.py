@@ -322,8 +322,15 @@ def clear_conflicts(integration_ids) -> int:
 
 # --- settings ---
 def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> dict:
-    """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""
+    """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``,
+    and ``busyCalendarsAdded`` for the pages).
+
+    ``busyCalendarIds`` replaces the calendars ticked as busy (a newly ticked one is read by a run started here);
+    ``confirmSetup`` ends the guided connect step and starts the first full sync, with the other changes applied first.
+    """
     old_prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    if "busyCalendarIds" in changes:
+        _known_calendars(integration, changes["busyCalendarIds"])  # refused before anything is written
     requires_full = False
     schedule_changed = False
     fields = ["updated_at"]
@@ -334,11 +341,15 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
             raise ActionError("invalid_preferences", "Some sync preferences aren't valid.", details=exc.errors) from None
         new_json = {**old_prefs.to_json(), **patch}
         new_prefs = mapping.SyncPreferences.from_json(new_json)
-        if new_prefs.create_separate_calendar and not old_prefs.create_separate_calendar and "calendarId" not in changes:
+        if new_prefs.create_separate_calendar and not old_prefs.create_separate_calendar and "calendarId" not in changes and not integration.needs_setup:
             changes["calendarId"] = _separate_calendar(integration).id
         requires_full |= mapping.changed_preferences_need_full_resync(old_prefs, new_prefs)
         integration.sync_preferences = new_json
         fields.append("sync_preferences")
+    confirming = bool(changes.get("confirmSetup")) and integration.needs_setup
+    if confirming and mapping.SyncPreferences.from_json(integration.sync_preferences).create_separate_calendar and "calendarId" not in changes:
+        # The guided step makes (or finds) the separate "WedSync" calendar only once confirmed: nothing is written before.
+        changes["calendarId"] = _separate_calendar(integration).id
     if "calendarId" in changes and changes["calendarId"] != integration.calendar_id:
         calendar = _account_calendar(integration, changes["calendarId"])
         if not calendar.can_edit:
@@ -361,10 +372,8 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         integration.webhook_enabled = changes["webhookEnabled"]
         fields.append("webhook_enabled")
         webhook_changed = True
-    if "busyCalendarIds" in changes:
-        requires_full |= set_busy_calendars(integration, changes["busyCalendarIds"])
-    first_sync = bool(changes.get("confirmSetup")) and integration.needs_setup
-    if first_sync:
+    busy_added = "busyCalendarIds" in changes and set_busy_calendars(integration, changes["busyCalendarIds"])
+    if confirming:
         integration.needs_setup = False
         fields.append("needs_setup")
         webhook_changed = requires_full = True
@@ -373,23 +382,22 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         integration_id = str(integration.pk)
         transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
     if requires_full and integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup:
-        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect" if first_sync else "settings_change")
-        if "sync_preferences" in fields and not first_sync:
+        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect" if confirming else "settings_change")
+        if "sync_preferences" in fields and not confirming:
             journal.record_settings(run, old_prefs.to_json(), integration.sync_preferences)  # undoing the run restores them
-    return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
+    elif busy_added and integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup:
+        request_sync(integration, sync_type=SyncType.INCREMENTAL, triggered_by="settings_change")  # reads the newly ticked calendars
+    return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full,
+            "busyCalendarsAdded": bool(busy_added)}
 
 
 def set_busy_calendars(integration: OutlookCalendarIntegration, calendar_ids: list[str]) -> bool:
-    """The calendars that count as busy besides the synced one (from the cached list); True when the ticks changed.
+    """The calendars that count as busy besides the synced one (from the cached list); True when one was newly ticked.
 
-    A newly ticked calendar is read by the next full run; an unticked one is
-    forgotten with its busy time at once.
+    A newly ticked calendar is read in full by the next run (the caller starts
+    one); an unticked one is forgotten with its busy time at once.
     """
-    known = {c.id: c for c in account_calendars(integration)}
-    unknown = [c for c in calendar_ids if c not in known]
-    if unknown:
-        raise ActionError("unknown_calendar", "Some of those calendars aren't in your Outlook account any more. Please tick them again.",
-                          details={"busyCalendarIds": [f"Not one of your Outlook calendars: {shorten(c, 80)}" for c in unknown]})
+    known = _known_calendars(integration, calendar_ids)
     wanted = set(calendar_ids)
     current = set(integration.busy_calendars.values_list("calendar_id", flat=True))
     if wanted == current:
@@ -400,12 +408,29 @@ def set_busy_calendars(integration: OutlookCalendarIntegration, calendar_ids: li
     return bool(wanted - current)
 
 
+def _known_calendars(integration: OutlookCalendarIntegration, calendar_ids: list[str]) -> dict:
+    """The cached calendars by id; refuses ids not among them (400 ``unknown_calendar``)."""
+    known = {c.id: c for c in account_calendars(integration)}
+    unknown = [c for c in calendar_ids if c not in known]
+    if unknown:
+        raise ActionError("unknown_calendar", "Some of those calendars aren't in your Outlook account any more. Please tick them again.",
+                          details={"busyCalendarIds": [f"Not one of your Outlook calendars: {shorten(c, 80)}" for c in unknown]})
+    return known
+
+
 def setup_choices(integration: OutlookCalendarIntegration) -> dict:
     """What the guided step shows: the cached calendars, the choices so far and what the first sync will do."""
     calendars = account_calendars(integration)
     busy_ids = sorted(integration.busy_calendars.values_list("calendar_id", flat=True))
     return {"calendars": calendars, "calendarId": integration.calendar_id, "busyCalendarIds": busy_ids,
-            "preview": selectors.first_sync_preview(integration, calendar_name=integration.calendar_name or "")}
+            "preview": selectors.first_sync_preview(integration, calendar_name=setup_calendar_name(integration))}
+
+
+def setup_calendar_name(integration: OutlookCalendarIntegration) -> str:
+    """The calendar the first sync will write to: the separate "WedSync" calendar when chosen (made on confirming)."""
+    if mapping.SyncPreferences.from_json(integration.sync_preferences or {}).create_separate_calendar:
+        return SEPARATE_CALENDAR_NAME
+    return integration.calendar_name or ""
 
 
 def _graph_call(integration, fn):

@@ -261,7 +261,7 @@ def _and_list(items: list[str], word: str = "and") -> str:
 
 
 def explained_history(integration: OutlookCalendarIntegration, *, event_id: str | None = None, include_quiet: bool = False):
-    """Runs for the history page, newest first, each annotated with ``change_count`` (its journaled changes).
+    """Runs for the history page, newest first, each annotated with ``has_changes`` (whether it journaled anything).
 
     A run that changed nothing and had no trouble (most often Outlook telling
     us about our own write coming back, or a check that found nothing new) is
@@ -271,10 +271,7 @@ def explained_history(integration: OutlookCalendarIntegration, *, event_id: str 
     changes = OutlookSyncChange.objects.filter(run=OuterRef("pk"))
     if event_id:
         changes = changes.filter(wedsync_event_id=str(event_id))
-    runs = OutlookSyncHistory.objects.filter(integration=integration).annotate(
-        has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk"))),
-        change_count=Count("changes", filter=Q(changes__wedsync_event_id=str(event_id)) if event_id else None, distinct=True),
-    )
+    runs = OutlookSyncHistory.objects.filter(integration=integration).annotate(has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk"))))
     if event_id:
         runs = runs.filter(Exists(changes))
     elif not include_quiet:

@@ -15,6 +15,7 @@ from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping,
 from tests.conftest import MAILBOX, wait_for
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.test_outlook_browser import ARTIFACTS, PASSWORD, TIMEOUT_MS, chromium_executable, outlook, page  # noqa: F401 (fixtures)
+from tests.e2e.test_undo_browser import _idle
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 
@@ -25,11 +26,6 @@ pytestmark = [
     pytest.mark.usefixtures("celery_worker"),
     pytest.mark.timeout(900),
 ]
-
-
-def _idle(integration) -> None:
-    wait_for(lambda: not OutlookSyncHistory.objects.filter(integration=integration, sync_status="in_progress").exists(),
-             timeout=60, message="sync runs to finish")
 
 
 def _sign_in_and_consent(page, base: str, username: str) -> None:

@@ -95,3 +95,21 @@ def test_a_reauthorisation_of_the_same_account_does_not_ask_again(api_client, gr
 
     assert again["id"] == first["id"] and again["needsSetup"] is False
     wait_for_idle(api_client)
+
+
+def test_a_new_wedsync_calendar_is_made_only_when_the_supplier_confirms(api_client, graph, supplier):
+    _create(api_client, "Consultation with Priya", at(3, 14), at(3, 15))
+    connect(api_client, graph, confirm=False)
+
+    chosen = api_client.put(f"{BASE}/settings", {"syncPreferences": {"createSeparateCalendar": True}})
+
+    assert chosen.status_code == 200 and chosen.json()["integration"]["needsSetup"] is True
+    assert "WedSync" not in {c["name"] for c in graph.calendars(MAILBOX)}  # choosing writes nothing
+    preview = api_client.get(f"{BASE}/setup").json()["preview"]
+    assert preview["calendarName"] == "WedSync" and preview["summary"].startswith("1 event will be added to “WedSync”")
+    confirmed = api_client.put(f"{BASE}/settings", {"confirmSetup": True})
+    assert confirmed.status_code == 200 and confirmed.json()["integration"]["calendarName"] == "WedSync"
+    wait_for_idle(api_client)
+    made = next(c for c in graph.calendars(MAILBOX) if c["name"] == "WedSync")
+    assert [e["subject"] for e in graph.events(MAILBOX, calendar_id=made["id"])] == ["WedSync: Consultation with Priya"]
+    assert graph.invitations() == []

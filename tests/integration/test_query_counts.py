@@ -37,8 +37,9 @@ GET_SYNC_QUERIES = 8
 GET_EVENTS_QUERIES = 5
 #: session, user, integration, the supplier's time zone, the run shown in progress, the sync statistics
 #: (mapping counts, events never synced, last full sync, beat's entry), recent history; the navigation's
-#: conflict badge reuses the statistics' count; the events the recent runs changed (the history names them)
-SETTINGS_PAGE_QUERIES = 11
+#: conflict badge reuses the statistics' count; the events the recent runs changed (the history names them); the
+#: calendars ticked as busy
+SETTINGS_PAGE_QUERIES = 12
 #: No run waiting to read Outlook: the subscriptions looked up (with whether a run waits), BEGIN, INSERT of the
 #: batch, COMMIT; then recording the run (runs.open_run): BEGIN, the integration locked, the waiting runs read
 #: again under the lock, INSERT of the run, COMMIT
