@@ -139,7 +139,7 @@ class OutlookCalendarIntegration(models.Model):
     calendar_list_at = models.DateTimeField(null=True, blank=True)
     #: Just signed in, the guided step not confirmed yet: nothing is written to Outlook (no run, push or
     #: subscription) until the supplier has picked the calendars and seen what the first sync will do.
-    needs_setup = models.BooleanField(default=False, db_default=False)
+    needs_setup = models.BooleanField("waiting for the supplier to finish setting up", default=False, db_default=False)
 
     class Meta:
         db_table = "outlook_calendar_integrations"
