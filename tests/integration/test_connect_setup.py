@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from outlook_sync.models import OutlookBusyTime, OutlookEventMapping, OutlookSyncHistory
-from tests.conftest import MAILBOX, settle
+from tests.conftest import MAILBOX, settle, wait_for
 from tests.integration.outlook_helpers import BASE, at, connect, graph_when, run_sync, wait_for_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -26,7 +26,8 @@ def _create(api_client, title: str, start, end, event_type: str = "client_meetin
     return response.json()
 
 
-def test_nothing_reaches_outlook_before_confirm_and_a_ticked_busy_calendar_warns(api_client, graph, supplier):
+def test_nothing_reaches_outlook_before_confirm_and_a_ticked_busy_calendar_warns(api_client, graph, supplier, settings, live_server):
+    settings.WEBHOOK_PUBLIC_BASE_URL = live_server.url  # so that a change subscription would be made if anything asked for one
     _create(api_client, "Consultation with Priya", at(3, 14), at(3, 15))
     _create(api_client, "Ceremony: Priya & Sam", at(5, 15), at(5, 16), event_type="wedding_ceremony", attendees=[])
     family = graph.create_calendar(MAILBOX, "Family")
@@ -43,6 +44,7 @@ def test_nothing_reaches_outlook_before_confirm_and_a_ticked_busy_calendar_warns
     settle(graph)
     assert [e["id"] for e in graph.events(MAILBOX)] == [school["id"]]
     assert not OutlookSyncHistory.objects.exists() and not OutlookEventMapping.objects.exists()
+    assert graph.subscriptions(MAILBOX) == []  # not even a change subscription
 
     setup = api_client.get(f"{BASE}/setup")
     assert setup.status_code == 200, setup.content
@@ -65,6 +67,7 @@ def test_nothing_reaches_outlook_before_confirm_and_a_ticked_busy_calendar_warns
     ours = [e for e in graph.events(MAILBOX) if e["subject"].startswith("WedSync: ")]
     assert len(ours) == 3 and [e["id"] for e in graph.events(MAILBOX, calendar_id=family["id"])] == [school["id"]]
     assert api_client.get(f"{BASE}/setup").json()["busyCalendarIds"] == [family["id"]]
+    wait_for(lambda: graph.subscriptions(MAILBOX), message="the change subscription, once confirmed")
 
     # The Family calendar's event is busy time (never a WedSync event) and the check names where it is.
     assert OutlookBusyTime.objects.filter(subject="School play", calendar_id=family["id"]).count() == 1
