@@ -34,7 +34,12 @@ PREFERENCE_FIELD_FOR_KEY = {
     "syncDirection": "syncDirection",
     "syncEnabled": "syncEnabled",
     "webhookEnabled": "webhookEnabled",
+    "busyCalendarIds": "busy",
 }
+
+
+#: The event types whose single new events may mail their guests an Outlook invitation.
+INVITE_CHOICES = [(t, mapping.EVENT_TYPE_LABELS[t]) for t in mapping.EVENT_TYPES if t in mapping.INVITABLE_TYPES]
 
 
 class PreferencesForm(forms.Form):
@@ -55,8 +60,8 @@ class PreferencesForm(forms.Form):
     syncTravelTime = forms.BooleanField(label="Block travel time before events", required=False,
                                         help_text="Adds a “Travel” block before events that have a travel time.")
     inviteAttendeesFor = forms.MultipleChoiceField(label="Send Outlook invitations to clients for", required=False,
-                                                   widget=forms.CheckboxSelectMultiple,
-                                                   choices=[(t, mapping.EVENT_TYPE_LABELS[t]) for t in mapping.EVENT_TYPES if t in mapping.INVITABLE_TYPES])
+                                                   widget=forms.CheckboxSelectMultiple, choices=INVITE_CHOICES)
+    busy = forms.MultipleChoiceField(label="Check these calendars for double bookings", required=False, widget=forms.CheckboxSelectMultiple)
     webhookEnabled = forms.BooleanField(label="Instant updates from Outlook", required=False,
                                         help_text="Outlook tells us straight away when you change something there. "
                                                   "When off, we check for changes every few minutes.")
@@ -77,9 +82,11 @@ class PreferencesForm(forms.Form):
             "syncTravelTime": prefs.sync_travel_time,
             "inviteAttendeesFor": sorted(prefs.invite_attendees_for & mapping.INVITABLE_TYPES),
             "webhookEnabled": integration.webhook_enabled,
+            "busy": list(integration.busy_calendars.values_list("calendar_id", flat=True)),
         })
         super().__init__(*args, **kwargs)
         self.calendars = calendars
+        self.fields["busy"].choices = [(c.id, c.name) for c in calendars or []]
         if calendars is None:  # Outlook couldn't be asked: offer the calendar we already use
             choices = [(integration.calendar_id or "", integration.calendar_name or "(no calendar chosen)")]
         else:
@@ -117,6 +124,8 @@ class PreferencesForm(forms.Form):
             if calendar:
                 changes["calendarId"] = calendar
         changes["syncPreferences"] = preferences
+        if self.calendars is not None:  # the ticks are only offered (and so only replaced) when the list is known
+            changes["busyCalendarIds"] = [c for c in data["busy"] if c != changes.get("calendarId")]
         return changes
 
     def add_action_errors(self, details: dict | None, message: str) -> None:
@@ -129,6 +138,55 @@ class PreferencesForm(forms.Form):
                 placed = True
         if not placed:
             self.add_error(None, message)
+
+
+class SetupForm(forms.Form):
+    """The guided connect step: where WedSync writes, which calendars count as busy, who gets invitations.
+
+    Choices come from the calendar list the worker cached on the integration.
+    """
+
+    calendar = forms.ChoiceField(label="Add WedSync events to", widget=forms.RadioSelect)
+    busy = forms.MultipleChoiceField(label="Check these calendars for double bookings", required=False, widget=forms.CheckboxSelectMultiple)
+    inviteAttendeesFor = forms.MultipleChoiceField(label="Send Outlook invitations to clients for", required=False,
+                                                   widget=forms.CheckboxSelectMultiple, choices=INVITE_CHOICES)
+
+    def __init__(self, *args, integration, calendars, busy_ids, **kwargs):
+        prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+        self.prefs = prefs
+        kwargs.setdefault("initial", {
+            "calendar": SEPARATE_CALENDAR if prefs.create_separate_calendar else (integration.calendar_id or ""),
+            "busy": list(busy_ids),
+            "inviteAttendeesFor": sorted(prefs.invite_attendees_for & mapping.INVITABLE_TYPES),
+        })
+        super().__init__(*args, **kwargs)
+        self.calendars = calendars
+        self.fields["calendar"].choices = [(c.id, c.name) for c in calendars if c.can_edit] + [
+            (SEPARATE_CALENDAR, "A new calendar called “WedSync”, just for WedSync's events")]
+        self.fields["busy"].choices = [(c.id, c.name) for c in calendars]
+
+    def calendar_name(self) -> str:
+        chosen = self.cleaned_data.get("calendar") if hasattr(self, "cleaned_data") else self["calendar"].value()
+        if chosen == SEPARATE_CALENDAR:
+            return "WedSync"
+        return next((c.name for c in self.calendars if c.id == chosen), "")
+
+    def busy_names(self) -> list[str]:
+        chosen = self.cleaned_data.get("calendar")
+        return [c.name for c in self.calendars if c.id in set(self.cleaned_data.get("busy") or []) and c.id != chosen]
+
+    def preferences(self) -> mapping.SyncPreferences:
+        """The preferences as they will be once confirmed (for the preview)."""
+        return mapping.SyncPreferences.from_json({**self.prefs.to_json(), **self.changes()["syncPreferences"]})
+
+    def changes(self) -> dict:
+        """The ``update_settings`` changes that confirm the step."""
+        data = self.cleaned_data
+        preferences = {"inviteAttendeesFor": list(data["inviteAttendeesFor"]), "createSeparateCalendar": data["calendar"] == SEPARATE_CALENDAR}
+        changes: dict = {"syncPreferences": preferences, "busyCalendarIds": [c for c in data["busy"] if c != data["calendar"]]}
+        if data["calendar"] != SEPARATE_CALENDAR:
+            changes["calendarId"] = data["calendar"]
+        return changes
 
 
 # --- conflicts ---

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import undo_views, views
+from . import history_views, setup_views, undo_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="outlook-settings", permanent=False)),
@@ -11,7 +11,10 @@ urlpatterns = [
     path("calendar/outlook/", views.outlook_settings, name="outlook-settings"),
     path("calendar/outlook/connect/", views.outlook_connect, name="outlook-connect"),
     path("calendar/outlook/callback/", views.outlook_callback, name="outlook-callback"),
+    path("calendar/outlook/setup/", setup_views.outlook_setup, name="outlook-setup"),
+    path("calendar/outlook/setup/preview/", setup_views.outlook_setup_preview, name="outlook-setup-preview"),
     path("calendar/outlook/settings/", views.outlook_preferences, name="outlook-preferences"),
+    path("calendar/outlook/history/", history_views.outlook_history, name="outlook-history"),
     path("calendar/outlook/sync/", views.outlook_sync_now, name="outlook-sync-now"),
     path("calendar/outlook/sync/<uuid:sync_id>/", views.outlook_sync_progress, name="outlook-sync-progress"),
     path("calendar/outlook/sync/<uuid:sync_id>/undo/", undo_views.outlook_undo_run, name="outlook-undo-run"),

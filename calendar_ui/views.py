@@ -58,6 +58,8 @@ def outlook_settings(request):
         return render(request, "calendar_ui/outlook_settings.html", {"integration": None})
     if integration.connection_state != "connected":
         return redirect(reverse("outlook-disconnect"))  # being disconnected: the page with its progress
+    if integration.needs_setup:
+        return redirect(reverse("outlook-setup"))
     calendars, calendars_error = _calendars(integration)
     form = PreferencesForm(integration=integration, calendars=calendars)
     return render(request, "calendar_ui/outlook_settings.html", _page_context(request, integration, form, calendars_error))
@@ -116,7 +118,9 @@ def _health(integration, zone_name: str, *, now=None) -> dict:
 def _history_rows(user, integration, zone_name: str) -> list[dict]:
     runs = selectors.recent_history(integration)
     titles = display.event_titles(user, [run.sync_errors for run in runs])
+    touched = selectors.changes_of_runs(runs)
     return [{
+        "names": ", ".join(dict.fromkeys(c.event_title or "your sync settings" for c in touched.get(run.pk, []))),
         "run": run,
         "when": display.format_datetime(run.started_at, zone_name),
         "what": display.SYNC_TYPE_LABELS.get(run.sync_type, run.sync_type),
@@ -173,6 +177,8 @@ def _settings_confirmation(before: mapping.SyncPreferences, integration, outcome
         parts.append("The new reminders are used as WedSync next writes each event to Outlook; nothing is rewritten now.")
     if before.invite_attendees_for != after.invite_attendees_for:
         parts.append("The invitation choice applies to single new events from now on; no one is emailed because of this change.")
+    if outcome.get("busyCalendarsAdded") and not resyncing and integration.sync_enabled:
+        parts.append("The calendars you ticked are being read now, so double bookings against them are caught.")
     if not integration.sync_enabled:
         parts.append("Syncing is switched off, so nothing is sent to Outlook.")
     return " ".join(parts)
@@ -624,6 +630,8 @@ def outlook_callback(request):
     except actions.ActionError as exc:
         messages.error(request, exc.message)
     else:
+        if integration.needs_setup:
+            return redirect(reverse("outlook-setup"))
         messages.success(
             request,
             f"Outlook is connected as {integration.microsoft_account_email}. We'll keep “{integration.calendar_name}” in step with WedSync.",

@@ -12,7 +12,7 @@ import time
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from wedsync.api_errors import ApiError
+from wedsync.api_errors import ApiError, shorten
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
@@ -21,8 +21,8 @@ from .graph import calendar_api, oauth
 from .graph.client import GraphClient
 from .graph.errors import GraphError, OAuthError
 from .graph.types import GraphCalendar
-from .models import (ConnectionState, DisconnectChoice, MappingState, OutlookCalendarIntegration, OutlookDisconnect, OutlookEventMapping,
-                     OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType)
+from .models import (ConnectionState, DisconnectChoice, MappingState, OutlookBusyCalendar, OutlookCalendarIntegration, OutlookDisconnect,
+                     OutlookEventMapping, OutlookSavedSettings, OutlookSyncHistory, RunMode, SyncType)
 from .sources import SYNC_SOURCE
 from .sync import engine, journal, mapping, merge, runs
 
@@ -111,7 +111,8 @@ def _complete_connect(session, user, auth_response: dict) -> tuple[OutlookCalend
                 status_code=409,
             )
         if integration is None:
-            integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128])
+            # A new connection starts with the guided step: nothing reaches Outlook until the supplier confirms.
+            integration = OutlookCalendarIntegration(user=user, webhook_client_state=secrets.token_urlsafe(64)[:128], needs_setup=True)
             _restore_saved_settings(integration)
         integration.tenant_id = tenant_id
         integration.microsoft_user_id = microsoft_user_id
@@ -155,7 +156,9 @@ def _refuse_account_linked_elsewhere(user, tenant_id: str, microsoft_user_id: st
 
 
 def _after_connect(integration: OutlookCalendarIntegration) -> None:
-    """First (or catch-up) full sync and the change subscription, both by workers."""
+    """First (or catch-up) full sync and the change subscription, both by workers; none while the guided step waits."""
+    if integration.needs_setup:
+        return
     if integration.sync_enabled and integration.calendar_id:
         request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect")
     integration_id = str(integration.pk)
@@ -165,6 +168,8 @@ def _after_connect(integration: OutlookCalendarIntegration) -> None:
 # --- sync runs ---
 def _require_syncable(integration: OutlookCalendarIntegration) -> None:
     _refuse_while_disconnecting(integration)
+    if integration.needs_setup:
+        raise ActionError("setup_needed", "Finish setting up Outlook first: choose your calendars and confirm.", status_code=409)
     if integration.needs_reauthorization:
         raise ActionError("needs_reconnect", "Your Outlook connection has expired. Please reconnect Outlook first.", status_code=409)
     if not integration.calendar_id:
@@ -314,10 +319,17 @@ def clear_conflicts(integration_ids) -> int:
 
 # --- settings ---
 def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> dict:
-    """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``)."""
+    """Apply ``PUT /settings``; returns what changed (``webhookSubscriptionUpdated``, ``syncScheduleChanged``, ``requiresFullResync``,
+    and ``busyCalendarsAdded`` for the pages).
+
+    ``busyCalendarIds`` replaces the calendars ticked as busy (a newly ticked one is read by a run started here);
+    ``confirmSetup`` ends the guided connect step and starts the first full sync, with the other changes applied first.
+    """
     _refuse_while_disconnecting(integration)
     old_prefs = mapping.SyncPreferences.from_json(integration.sync_preferences or {})
     old_scope = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}  # names only: no Outlook ids in the journal
+    if "busyCalendarIds" in changes:
+        _known_calendars(integration, changes["busyCalendarIds"])  # refused before anything is written
     requires_full = False
     schedule_changed = False
     fields = ["updated_at"]
@@ -328,11 +340,15 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
             raise ActionError("invalid_preferences", "Some sync preferences aren't valid.", details=exc.errors) from None
         new_json = {**old_prefs.to_json(), **patch}
         new_prefs = mapping.SyncPreferences.from_json(new_json)
-        if new_prefs.create_separate_calendar and not old_prefs.create_separate_calendar and "calendarId" not in changes:
+        if new_prefs.create_separate_calendar and not old_prefs.create_separate_calendar and "calendarId" not in changes and not integration.needs_setup:
             changes["calendarId"] = _separate_calendar(integration).id
         requires_full |= mapping.changed_preferences_need_full_resync(old_prefs, new_prefs)
         integration.sync_preferences = new_json
         fields.append("sync_preferences")
+    confirming = bool(changes.get("confirmSetup")) and integration.needs_setup
+    if confirming and mapping.SyncPreferences.from_json(integration.sync_preferences).create_separate_calendar and "calendarId" not in changes:
+        # The guided step makes (or finds) the separate "WedSync" calendar only once confirmed: nothing is written before.
+        changes["calendarId"] = _separate_calendar(integration).id
     if "calendarId" in changes and changes["calendarId"] != integration.calendar_id:
         calendar = _account_calendar(integration, changes["calendarId"])
         if not calendar.can_edit:
@@ -355,17 +371,68 @@ def update_settings(integration: OutlookCalendarIntegration, changes: dict) -> d
         integration.webhook_enabled = changes["webhookEnabled"]
         fields.append("webhook_enabled")
         webhook_changed = True
+    busy_added = "busyCalendarIds" in changes and set_busy_calendars(integration, changes["busyCalendarIds"])
+    if confirming:
+        integration.needs_setup = False
+        fields.append("needs_setup")
+        webhook_changed = requires_full = True
     integration.save(update_fields=fields)
     if webhook_changed or "calendar_id" in fields or schedule_changed:
         integration_id = str(integration.pk)
         transaction.on_commit(lambda: tasks.enqueue(tasks.ensure_subscription, integration_id))
-    if requires_full and integration.sync_enabled and not integration.needs_reauthorization:
-        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="settings_change")
-        new_scope = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
-        if "sync_preferences" in fields:
-            old_scope["syncPreferences"], new_scope["syncPreferences"] = old_prefs.to_json(), integration.sync_preferences
-        journal.record_settings(run, old_scope, new_scope)  # undoing the run restores them (preferences, calendar, direction)
-    return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full}
+    if requires_full and integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup:
+        run, _ = request_sync(integration, sync_type=SyncType.FULL_SYNC, triggered_by="connect" if confirming else "settings_change")
+        if not confirming:
+            new_scope = {"calendar": integration.calendar_name, "syncDirection": integration.sync_direction}
+            if "sync_preferences" in fields:
+                old_scope["syncPreferences"], new_scope["syncPreferences"] = old_prefs.to_json(), integration.sync_preferences
+            journal.record_settings(run, old_scope, new_scope)  # undoing the run restores them (preferences, calendar, direction)
+    elif busy_added and integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup:
+        request_sync(integration, sync_type=SyncType.INCREMENTAL, triggered_by="settings_change")  # reads the newly ticked calendars
+    return {"webhookSubscriptionUpdated": webhook_changed, "syncScheduleChanged": schedule_changed, "requiresFullResync": requires_full,
+            "busyCalendarsAdded": bool(busy_added)}
+
+
+def set_busy_calendars(integration: OutlookCalendarIntegration, calendar_ids: list[str]) -> bool:
+    """The calendars that count as busy besides the synced one (from the cached list); True when one was newly ticked.
+
+    A newly ticked calendar is read in full by the next run (the caller starts
+    one); an unticked one is forgotten with its busy time at once.
+    """
+    known = _known_calendars(integration, calendar_ids)
+    wanted = set(calendar_ids)
+    current = set(integration.busy_calendars.values_list("calendar_id", flat=True))
+    if wanted == current:
+        return False
+    integration.busy_calendars.exclude(calendar_id__in=wanted).delete()
+    integration.busy_times.exclude(calendar_id="").exclude(calendar_id__in=wanted).delete()
+    OutlookBusyCalendar.objects.bulk_create([OutlookBusyCalendar(integration=integration, calendar_id=c, name=known[c].name) for c in sorted(wanted - current)])
+    return bool(wanted - current)
+
+
+def _known_calendars(integration: OutlookCalendarIntegration, calendar_ids: list[str]) -> dict:
+    """The cached calendars by id; refuses ids not among them (400 ``unknown_calendar``)."""
+    known = {c.id: c for c in account_calendars(integration)}
+    unknown = [c for c in calendar_ids if c not in known]
+    if unknown:
+        raise ActionError("unknown_calendar", "Some of those calendars aren't in your Outlook account any more. Please tick them again.",
+                          details={"busyCalendarIds": [f"Not one of your Outlook calendars: {shorten(c, 80)}" for c in unknown]})
+    return known
+
+
+def setup_choices(integration: OutlookCalendarIntegration) -> dict:
+    """What the guided step shows: the cached calendars, the choices so far and what the first sync will do."""
+    calendars = account_calendars(integration)
+    busy_ids = sorted(integration.busy_calendars.values_list("calendar_id", flat=True))
+    return {"calendars": calendars, "calendarId": integration.calendar_id, "busyCalendarIds": busy_ids,
+            "preview": selectors.first_sync_preview(integration, calendar_name=setup_calendar_name(integration))}
+
+
+def setup_calendar_name(integration: OutlookCalendarIntegration) -> str:
+    """The calendar the first sync will write to: the separate "WedSync" calendar when chosen (made on confirming)."""
+    if mapping.SyncPreferences.from_json(integration.sync_preferences or {}).create_separate_calendar:
+        return SEPARATE_CALENDAR_NAME
+    return integration.calendar_name or ""
 
 
 def _graph_call(integration, fn):
@@ -415,9 +482,26 @@ SEPARATE_CALENDAR_NAME = "WedSync"
 
 
 def _separate_calendar(integration):
-    """The dedicated "WedSync" calendar: reused when it exists, created otherwise."""
-    existing = next((c for c in account_calendars(integration, live=True) if c.name == SEPARATE_CALENDAR_NAME), None)
-    return existing or _graph_call(integration, lambda client: calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME))
+    """The dedicated "WedSync" calendar: reused when the cached list has it, created otherwise (Graph refuses a second one
+    with the same name, ErrorFolderExists, so a calendar made since the list was cached is then looked up live)."""
+    existing = next((c for c in account_calendars(integration) if c.name == SEPARATE_CALENDAR_NAME), None)
+    if existing is not None:
+        return existing
+
+    def create_or_find(client):
+        try:
+            created = calendar_api.create_calendar(client, SEPARATE_CALENDAR_NAME)
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+        else:  # cached at once, so choosing it needs no second call to Microsoft
+            store_calendar_list(integration, [*(GraphCalendar.from_contract(c) for c in integration.calendar_list or []), created])
+            return created
+        calendars = calendar_api.list_calendars(client)
+        store_calendar_list(integration, calendars)
+        return next(c for c in calendars if c.name == SEPARATE_CALENDAR_NAME)
+
+    return _graph_call(integration, create_or_find)
 
 
 # --- disconnect ---

@@ -19,6 +19,7 @@ from .models import (
     DisconnectChoice,
     LastSyncStatus,
     MappingState,
+    OutlookBusyCalendar,
     OutlookBusyTime,
     OutlookCalendarIntegration,
     OutlookDisconnect,
@@ -107,6 +108,14 @@ class MappingInline(ReadOnlyInline):
         return (row.last_error or {}).get("errorMessage", "") or "—"
 
 
+class BusyCalendarInline(ReadOnlyInline):
+    model = OutlookBusyCalendar
+    fields = ("name", "delta_window_start", "delta_window_end")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name_plural = "Other calendars counted as busy (read for double-booking checks)"
+
+
 class SupportAuditInline(ReadOnlyInline):
     model = OutlookSupportAuditEntry
     fk_name = "integration"
@@ -174,7 +183,7 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
     exclude = TOKEN_FIELDS
     fieldsets = (
         ("Supplier and account", {"fields": ("id", "user", "microsoft_account_email", "microsoft_user_id", "tenant_id", "token_expires_at")}),
-        ("Calendar and settings", {"fields": ("calendar_name", "calendar_id", "sync_enabled", "sync_direction", "readable_preferences", "readable_conflict_rules")}),
+        ("Calendar and settings", {"fields": ("needs_setup", "calendar_name", "calendar_id", "sync_enabled", "sync_direction", "readable_preferences", "readable_conflict_rules")}),
         ("Health", {"fields": ("last_sync_at", "last_sync_status", "readable_sync_errors", "needs_reauthorization", "reauthorization_reason",
                                "throttled_until", "conflicted_events")}),
         ("Instant updates (webhook)", {"fields": ("webhook_enabled", "webhook_subscription_id", "webhook_expires_at")}),
@@ -186,9 +195,9 @@ class OutlookCalendarIntegrationAdmin(admin.ModelAdmin):
         "calendar_name", "sync_enabled", "sync_direction", "readable_preferences", "readable_conflict_rules", "webhook_subscription_id", "webhook_expires_at",
         "last_sync_at", "last_sync_status", "readable_sync_errors", "needs_reauthorization", "reauthorization_reason",
         "delta_window_start", "delta_window_end", "has_delta_link", "webhook_enabled", "default_conflict_rules",
-        "throttled_until", "conflicted_events", "created_at", "updated_at",
+        "throttled_until", "conflicted_events", "created_at", "updated_at", "needs_setup",
     )
-    inlines = (SupportAuditInline, HistoryInline, MappingInline)
+    inlines = (SupportAuditInline, HistoryInline, BusyCalendarInline, MappingInline)
     actions = ("run_incremental_sync", "run_full_resync", "renew_subscription", "clear_conflicts_action", "request_reconnect")
 
     # --- permissions: support reads; only permitted staff act; nobody adds or edits rows by hand ---
@@ -358,7 +367,7 @@ class OutlookBusyTimeAdmin(NoDeleteAdmin):
     list_display = ("integration", "subject_hidden", "starts_at", "ends_at", "show_as", "is_all_day")
     list_filter = ("show_as", "is_all_day")
     search_fields = ("integration__user__email", "integration__microsoft_account_email")
-    fields = ("integration", "outlook_event_id", "subject_hidden", "starts_at", "ends_at", "is_all_day", "show_as", "updated_at")
+    fields = ("integration", "outlook_event_id", "calendar_id", "subject_hidden", "starts_at", "ends_at", "is_all_day", "show_as", "updated_at")
     readonly_fields = fields
 
     @admin.display(description="Subject")

@@ -158,6 +158,9 @@ class OutlookCalendarIntegration(models.Model):
     #: Connected, or being disconnected by a worker (see :class:`OutlookDisconnect` for the choice and progress).
     connection_state = models.CharField(max_length=16, choices=ConnectionState.choices, default=ConnectionState.CONNECTED,
                                         db_default=ConnectionState.CONNECTED)
+    #: Just signed in, the guided step not confirmed yet: nothing is written to Outlook (no run, push or
+    #: subscription) until the supplier has picked the calendars and seen what the first sync will do.
+    needs_setup = models.BooleanField("waiting for the supplier to finish setting up", default=False, db_default=False)
 
     class Meta:
         db_table = "outlook_calendar_integrations"
@@ -346,6 +349,8 @@ class OutlookBusyTime(models.Model):
     is_all_day = models.BooleanField(default=False)
     show_as = models.CharField(max_length=32, blank=True, default="busy")
     updated_at = models.DateTimeField(auto_now=True)
+    #: The other calendar it was read from (one the supplier ticked as busy), or empty: the synced calendar.
+    calendar_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "outlook_busy_times"
@@ -355,6 +360,33 @@ class OutlookBusyTime(models.Model):
 
     def __str__(self) -> str:  # never the subject: the supplier's private Outlook event
         return f"Busy in Outlook {timezone.localtime(self.starts_at):%d %b %Y %H:%M}–{timezone.localtime(self.ends_at):%H:%M}"
+
+
+class OutlookBusyCalendar(models.Model):
+    """Another calendar of the account that counts as busy for double-booking checks (ticked by the supplier).
+
+    Read by the worker through calendarView delta like the synced calendar (its
+    own delta link and window); its events are stored as :class:`OutlookBusyTime`
+    with this ``calendar_id`` and are never turned into WedSync events.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    integration = models.ForeignKey(OutlookCalendarIntegration, on_delete=models.CASCADE, related_name="busy_calendars")
+    calendar_id = models.CharField(max_length=255)
+    #: The calendar's name when ticked (shown in the double-booking warning).
+    name = models.TextField(blank=True, default="")
+    delta_link = models.TextField(null=True, blank=True)
+    delta_window_start = models.DateTimeField(null=True, blank=True)
+    delta_window_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "outlook_busy_calendars"
+        verbose_name = "Outlook calendar counted as busy"
+        verbose_name_plural = "Outlook calendars counted as busy"
+        constraints = [models.UniqueConstraint(fields=["integration", "calendar_id"], name="outlook_busy_calendars_integration_calendar_key")]
+
+    def __str__(self) -> str:
+        return f"“{self.name or 'Outlook calendar'}” counted as busy"
 
 
 class OutlookNotification(models.Model):

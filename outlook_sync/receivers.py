@@ -16,7 +16,7 @@ def push_on_commit(sender, *, event_id, supplier_id, version, change, source, **
     if source == SYNC_SOURCE:
         return
     integration_id = (
-        OutlookCalendarIntegration.objects.filter(user_id=supplier_id, sync_enabled=True, needs_reauthorization=False)
+        OutlookCalendarIntegration.objects.filter(user_id=supplier_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False)
         .exclude(sync_direction="from_outlook")
         .values_list("id", flat=True)
         .first()

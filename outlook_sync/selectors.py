@@ -7,12 +7,12 @@ from django.db.models import Case, CharField, Count, Exists, F, Max, Min, OuterR
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from wedsync.events.models import CalendarEvent
+from wedsync.events.models import CalendarEvent, EventType
 
 from .sync import mapping
 from .sync.window import sync_window
 from .models import (DisconnectChoice, DisconnectStatus, MappingState, OutlookBusyTime, OutlookCalendarIntegration, OutlookDisconnect,
-                     OutlookEventMapping, OutlookSyncHistory, SyncStatus, SyncType)
+                     OutlookEventMapping, OutlookSyncChange, OutlookSyncHistory, SyncStatus, SyncType)
 
 #: Renew a webhook subscription when less than this is left.
 WEBHOOK_RENEWAL_MARGIN = dt.timedelta(hours=24)
@@ -232,7 +232,7 @@ def event_filters(integration: OutlookCalendarIntegration, *, event_type=None, s
 
 
 def busy_intervals(integration: OutlookCalendarIntegration, start: dt.datetime, end: dt.datetime):
-    """Outlook-only busy time overlapping [start, end) (from the synced calendar)."""
+    """Outlook-only busy time overlapping [start, end): the synced calendar's and every calendar ticked as busy."""
     return OutlookBusyTime.objects.filter(integration=integration, starts_at__lt=end, ends_at__gt=start).exclude(show_as="free").order_by("starts_at")
 
 
@@ -242,7 +242,91 @@ def busy_conflicts(supplier, *, starts_at, ends_at, exclude_event_id=None) -> li
     if integration is None:
         return []
     rows = busy_intervals(integration, starts_at, ends_at)[:5]
-    return [f"You have “{r.subject or 'something'}” in Outlook at that time." for r in rows]
+    names = dict(integration.busy_calendars.values_list("calendar_id", "name")) if any(r.calendar_id for r in rows) else {}
+    return [f"You have “{r.subject or 'something'}” in Outlook{_in_calendar(names.get(r.calendar_id))} at that time." for r in rows]
+
+
+def _in_calendar(name: str | None) -> str:
+    return f" (your “{name}” calendar)" if name else ""
+
+
+def first_sync_preview(integration: OutlookCalendarIntegration, *, calendar_name: str, prefs=None, direction: str | None = None,
+                       busy_names: list[str] | None = None) -> dict:
+    """What confirming the guided connect step will do, in numbers and in one plain sentence.
+
+    ``prefs``, ``direction`` and ``busy_names`` are the choices on screen (the
+    integration's stored ones when left out). The first sync only adds
+    WedSync's events to the chosen calendar: Outlook's own events stay there
+    and count as busy time, and an initial sync never mails anyone.
+    """
+    prefs = prefs or mapping.SyncPreferences.from_json(integration.sync_preferences or {})
+    direction = direction or integration.sync_direction
+    if busy_names is None:
+        busy_names = list(integration.busy_calendars.exclude(calendar_id=integration.calendar_id or "").values_list("name", flat=True))
+    pushes = direction != "from_outlook"
+    adding = unmapped_events(integration, *window()).exclude(event_type__in=types_switched_off(prefs)).count() if pushes else 0
+    where = f"“{calendar_name}”" if calendar_name else "your Outlook calendar"
+    noun = "event" if adding == 1 else "events"
+    parts = [f"{adding} {noun} will be added to {where}; no one will be emailed." if pushes
+             else f"Nothing will be added to {where}: you chose Outlook → WedSync only. No one will be emailed."]
+    checked = [where, *(f"“{n}”" for n in busy_names)]
+    parts.append(f"Double bookings will be checked against {_and_list(checked)}.")
+    invited = sorted(prefs.invite_attendees_for & mapping.INVITABLE_TYPES)
+    if invited and pushes:
+        labels = [EventType(t).label.lower() for t in invited]
+        parts.append(f"Later, a single new {_and_list(labels, 'or')} you add will send its guests an Outlook invitation.")
+    return {"eventsToAdd": adding, "calendarName": calendar_name, "invitationsSent": 0, "busyCalendars": busy_names, "summary": " ".join(parts)}
+
+
+def _and_list(items: list[str], word: str = "and") -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def explained_history(integration: OutlookCalendarIntegration, *, event_id: str | None = None, include_quiet: bool = False):
+    """Runs for the history page, newest first, each annotated with ``has_changes`` (whether it journaled anything).
+
+    A run that changed nothing and had no trouble (most often Outlook telling
+    us about our own write coming back, or a check that found nothing new) is
+    "quiet": left out unless ``include_quiet``. ``event_id`` keeps the runs that
+    changed that WedSync event.
+    """
+    changes = OutlookSyncChange.objects.filter(run=OuterRef("pk"))
+    if event_id:
+        changes = changes.filter(wedsync_event_id=str(event_id))
+    runs = OutlookSyncHistory.objects.filter(integration=integration).annotate(has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk"))))
+    if event_id:
+        runs = runs.filter(Exists(changes))
+    elif not include_quiet:
+        runs = runs.filter(~_quiet())
+    return runs.order_by("-started_at")
+
+
+def _quiet() -> Q:
+    return Q(has_changes=False, sync_status=SyncStatus.COMPLETED, conflicts_detected=0, error_events=0, sync_errors=[])
+
+
+def quiet_run_count(integration: OutlookCalendarIntegration) -> int:
+    """How many runs :func:`explained_history` folds away."""
+    return (OutlookSyncHistory.objects.filter(integration=integration)
+            .annotate(has_changes=Exists(OutlookSyncChange.objects.filter(run=OuterRef("pk")))).filter(_quiet()).count())
+
+
+def journaled_events(integration: OutlookCalendarIntegration, limit: int = 200) -> list[tuple[str, str]]:
+    """``(wedsync_event_id, title)`` of the events the journal names, most recently changed first (the history's filter)."""
+    rows = (OutlookSyncChange.objects.filter(integration=integration).exclude(wedsync_event_id="")
+            .values("wedsync_event_id").annotate(last=Max("created_at"), title=Max("event_title")).order_by("-last")[:limit])
+    return [(r["wedsync_event_id"], r["title"] or "(untitled event)") for r in rows]
+
+
+def changes_of_runs(runs, *, event_id: str | None = None) -> dict:
+    """The journaled changes of these runs: ``{run_id: [change, ...]}`` in the order they were made (one query)."""
+    changes = OutlookSyncChange.objects.filter(run__in=[r.pk for r in runs]).select_related("undone_by").order_by("created_at")
+    if event_id:
+        changes = changes.filter(wedsync_event_id=str(event_id))
+    grouped: dict = {r.pk: [] for r in runs}
+    for change in changes:
+        grouped[change.run_id].append(change)
+    return grouped
 
 
 # --- disconnect ---

@@ -32,6 +32,7 @@ def can_subscribe(integration: OutlookCalendarIntegration) -> bool:
     return bool(
         settings.WEBHOOK_PUBLIC_BASE_URL and integration.webhook_enabled and integration.sync_enabled
         and integration.calendar_id and not integration.needs_reauthorization
+        and not integration.needs_setup  # the guided connect step: nothing is asked of Outlook before the supplier confirms
     )
 
 

@@ -62,8 +62,8 @@ def schedule_push(integration_id) -> None:
 
 
 def _syncable():
-    """Integrations that sync by themselves: switched on, authorized, not being disconnected."""
-    return OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False, connection_state=ConnectionState.CONNECTED)
+    """Integrations that sync by themselves: switched on, authorized, set up (guided step confirmed), not being disconnected."""
+    return OutlookCalendarIntegration.objects.filter(sync_enabled=True, needs_reauthorization=False, needs_setup=False, connection_state=ConnectionState.CONNECTED)
 
 
 def _schedule_run(integration, *, sync_type: str, triggered_by: str, countdown: float) -> None:
@@ -80,7 +80,7 @@ def push_wedsync_changes(integration_id: str) -> None:
 
     Kept for messages sent before runs were recorded at scheduling time; ``schedule_push`` no longer sends it.
     """
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False).first()
     if integration is None or integration.sync_direction == "from_outlook":
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.SINGLE_EVENT, triggered_by="wedsync_change")
@@ -163,7 +163,7 @@ def schedule_notification_run(integration: OutlookCalendarIntegration) -> None:
     The receiver's path: it read the integration (and whether such a run waits) to verify the notifications,
     so this reads nothing again; ``runs.open_run`` still lets a run queued meanwhile absorb this one.
     """
-    if (integration.sync_enabled and not integration.needs_reauthorization and integration.calendar_id is not None
+    if (integration.sync_enabled and not integration.needs_reauthorization and not integration.needs_setup and integration.calendar_id is not None
             and integration.connection_state == ConnectionState.CONNECTED):
         _schedule_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook", countdown=0.2)
 
@@ -175,7 +175,7 @@ def process_notifications(integration_id: str) -> None:
     Kept for messages sent before runs were recorded at scheduling time; ``schedule_notification_sync`` no longer sends it.
     """
     cutoff = timezone.now()
-    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False).first()
+    integration = OutlookCalendarIntegration.objects.filter(pk=integration_id, sync_enabled=True, needs_reauthorization=False, needs_setup=False).first()
     if integration is None:
         return
     run, _ = runs.open_run(integration, sync_type=SyncType.WEBHOOK_TRIGGERED, triggered_by="webhook")

@@ -104,7 +104,10 @@ class ContractSerializer(serializers.Serializer):
 
 
 class OutlookIntegrationSerializer(ContractSerializer):
-    """``OutlookIntegration``; ``needsReauthorization``, ``accountEmail``, ``throttledUntil``, ``connectionState`` and ``disconnect`` are WedSync additions."""
+    """``OutlookIntegration``; ``needsReauthorization``, ``accountEmail``, ``throttledUntil``, ``needsSetup``, ``connectionState``
+    and ``disconnect`` are WedSync additions. ``needsSetup``: just connected, the guided step is not confirmed yet (``GET /setup``
+    shows the choices and what the first sync will do; ``PUT /settings`` with ``confirmSetup: true`` confirms); nothing is
+    written to Outlook until then."""
 
     optional_fields = ("calendarId", "calendarName", "lastSyncAt", "throttledUntil", "disconnect")
 
@@ -121,6 +124,7 @@ class OutlookIntegrationSerializer(ContractSerializer):
     needsReauthorization = serializers.BooleanField(source="needs_reauthorization")
     accountEmail = serializers.CharField(source="microsoft_account_email")
     throttledUntil = serializers.SerializerMethodField()
+    needsSetup = serializers.BooleanField(source="needs_setup")
     connectionState = serializers.CharField(source="connection_state", help_text="WedSync addition: `connected`, or `disconnecting` while a worker disconnects.")
     disconnect = serializers.SerializerMethodField(help_text="WedSync addition: the disconnect's progress while `disconnecting` (as in `GET /integration`), else null.")
 
@@ -524,11 +528,23 @@ class PreferencesPatchField(serializers.DictField):
 
 
 class UpdateSettingsRequestSerializer(StrictRequestSerializer):
+    """``UpdateOutlookSettingsRequest``; ``busyCalendarIds`` and ``confirmSetup`` are WedSync additions."""
+
     calendarId = serializers.CharField(required=False, max_length=512)
     syncDirection = Choice(choices=SyncDirection.choices, required=False)
     syncPreferences = PreferencesPatchField(required=False)
     syncEnabled = StrictBooleanField(required=False)
     webhookEnabled = StrictBooleanField(required=False)
+    busyCalendarIds = serializers.ListField(
+        child=serializers.CharField(max_length=512), required=False, max_length=50,
+        help_text="Other calendars of the account (ids from `GET /setup` or the callback's `calendars`) whose events count as busy "
+                  "for double-booking checks; read like the synced calendar, never turned into WedSync events. Replaces the ticked set.",
+    )
+    confirmSetup = StrictBooleanField(
+        required=False,
+        help_text="`true` confirms the guided connect step (see `needsSetup`): the first sync starts, with the other settings in "
+                  "this request applied first. Ignored once confirmed.",
+    )
 
     def validate(self, attrs):
         if not attrs:
@@ -601,6 +617,24 @@ class IntegrationStateSerializer(serializers.Serializer):
 
     connectionState = Choice(choices=["connected", "disconnecting", "disconnected", "not_connected"])
     disconnect = DisconnectProgressSerializer(allow_null=True, help_text="The disconnect under way, or the last one when not connected; else null.")
+
+
+class FirstSyncPreviewSerializer(serializers.Serializer):
+    eventsToAdd = serializers.IntegerField(help_text="WedSync events the first sync will add to the chosen calendar.")
+    calendarName = serializers.CharField(allow_blank=True)
+    invitationsSent = serializers.IntegerField(help_text="Always 0: a first sync never mails anyone.")
+    busyCalendars = serializers.ListField(child=serializers.CharField(), help_text="Names of the other calendars counted as busy.")
+    summary = serializers.CharField(help_text="The same in one plain sentence, as the page shows it.")
+
+
+class SetupResponseSerializer(serializers.Serializer):
+    """``GET /setup`` (WedSync addition): the guided connect step's choices, from the calendar list the worker cached."""
+
+    needsSetup = serializers.BooleanField()
+    calendars = OutlookCalendarSerializer(many=True)
+    calendarId = serializers.CharField(allow_null=True)
+    busyCalendarIds = serializers.ListField(child=serializers.CharField())
+    preview = FirstSyncPreviewSerializer()
 
 
 # --- availability ---

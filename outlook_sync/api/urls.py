@@ -16,6 +16,7 @@ urlpatterns = [
     path("events/<str:event_id>/force-sync", views.ForceSyncApi.as_view(), name="outlook-event-force-sync"),
     path("events/<str:event_id>/undo", undo.UndoEventApi.as_view(), name="outlook-event-undo"),
     path("settings", views.SettingsApi.as_view(), name="outlook-settings-api"),
+    path("setup", views.SetupApi.as_view(), name="outlook-setup-api"),
     path("integration", views.IntegrationApi.as_view(), name="outlook-integration"),
     path("availability", views.AvailabilityApi.as_view(), name="outlook-availability"),
     path("webhook", webhooks.receive_notifications, name="outlook-webhook"),

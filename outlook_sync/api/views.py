@@ -24,6 +24,7 @@ from .serializers import (
     NoQuerySerializer,
     RemoveIntegrationQuerySerializer,
     RemoveIntegrationResponseSerializer,
+    SetupResponseSerializer,
     ResolveConflictRequestSerializer,
     ResolveConflictResponseSerializer,
     SyncJobResponseSerializer,
@@ -190,6 +191,16 @@ class IntegrationApi(APIView):
         query = _validated(RemoveIntegrationQuerySerializer, request.query_params)
         answer = actions.disconnect(integration, remove_events=query["removeEvents"] == "true")
         return Response(RemoveIntegrationResponseSerializer(answer).data, status=202)
+
+
+class SetupApi(APIView):
+    @extend_schema(responses=SetupResponseSerializer, summary="The guided connect step: calendars to write to and to count as busy, and what the first sync will do")
+    def get(self, request):
+        integration = _integration(request)
+        choices = actions.setup_choices(integration)
+        return Response(SetupResponseSerializer({
+            **choices, "needsSetup": integration.needs_setup, "calendars": [c.to_contract() for c in choices["calendars"]],
+        }).data)
 
 
 class AvailabilityApi(APIView):

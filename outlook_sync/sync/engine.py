@@ -69,7 +69,7 @@ from ..models import (
     SyncType,
 )
 from ..sources import SYNC_SOURCE
-from . import journal, mapping, merge, outcomes, plan, runs, seen, undo
+from . import busy as busy_calendars, journal, mapping, merge, outcomes, plan, runs, seen, undo
 from ..models import ChangeKind
 from .window import sync_window
 
@@ -253,6 +253,7 @@ class SyncEngine:
                 self.sync_everything()
             elif sync_type in (SyncType.INCREMENTAL, SyncType.WEBHOOK_TRIGGERED):
                 self.read_outlook(full=False)
+                busy_calendars.read_busy_calendars(self, full=False)
                 self.push_wedsync()
             elif self.run_row.mode == RunMode.UNDO:
                 undo.execute(self)  # journaled changes taken back through settle() like any other change
@@ -277,6 +278,7 @@ class SyncEngine:
         (and rewritten where the settings it was written with changed), events without a copy get one."""
         self.remove_out_of_scope()
         self.read_outlook(full=True)
+        busy_calendars.read_busy_calendars(self, full=True)
         self.push_wedsync()
 
     def resync(self) -> None:
@@ -639,7 +641,7 @@ class SyncEngine:
                 continue  # outside the window on our side too and unchanged: not expected in the read
             with self.guard(row):
                 self.settle(row, plan.Outlook(plan.Seen.NOT_SEEN))
-        OutlookBusyTime.objects.filter(integration=self.integration, updated_at__lt=read_started).delete()
+        OutlookBusyTime.objects.filter(integration=self.integration, calendar_id="", updated_at__lt=read_started).delete()
 
     # --- one mapped event: plan, execute, plan again when a side moved ---
     def prefs_for(self, row: OutlookEventMapping | None) -> mapping.SyncPreferences:

@@ -65,6 +65,8 @@ def connect(process, supplier, email: str = MAILBOX):
     location = process.control.consent(started["authUrl"], email, accept=True)
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     integration, _ = actions.complete_connect(session, supplier, query)
+    if integration.needs_setup:  # the guided step, confirmed with the choices as they are
+        actions.update_settings(integration, {"confirmSetup": True})
     return integration
 
 

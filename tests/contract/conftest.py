@@ -18,7 +18,7 @@ from tests.integration.outlook_helpers import BASE, connect, wait_for_idle
 #: WedSync's documented additions to the spec's interfaces (see the OpenAPI schema's descriptions).
 ADDITIONS = tsschema.Additions(
     keys={
-        "OutlookIntegration": {"needsReauthorization", "accountEmail", "throttledUntil", "connectionState", "disconnect"},
+        "OutlookIntegration": {"needsReauthorization", "accountEmail", "throttledUntil", "connectionState", "disconnect", "needsSetup"},
         "RemoveIntegrationResponse": {"disconnectState", "disconnectId", "eventsToRemove", "eventsKept"},
         "OutlookSyncPreferences": {"inviteAttendeesFor"},
         "OutlookSyncHistoryItem": {"reason", "beganAt", "retryAt"},

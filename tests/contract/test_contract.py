@@ -45,6 +45,9 @@ def test_every_call_of_the_hook_answers_as_the_spec_says(api_client, graph, supp
     assert callback.status_code == 200, callback.content
     body = conforms(callback.json(), "OutlookCallbackResponse")
     assert body["success"] is True and body["calendars"] and body["integration"]["calendarId"]
+    # The guided step (a WedSync addition): nothing is written to Outlook until the supplier confirms.
+    assert body["integration"]["needsSetup"] is True
+    assert api_client.put(f"{BASE}/settings", {"confirmSetup": True}).status_code == 200
     wait_for_idle(api_client)
 
     # loadIntegration: GET /sync -> OutlookSyncStatusResponse.

@@ -47,6 +47,7 @@ def _connected(page, live_server, outlook, supplier):
     page.get_by_role("button", name="Connect Microsoft Outlook").click()
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     _idle(integration)

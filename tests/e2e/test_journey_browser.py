@@ -66,6 +66,7 @@ def test_connecting_mails_no_one_and_the_event_form_says_who_a_new_meeting_will_
     expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
     expect(page.locator("#sync-progress-percent")).to_have_text("100%", timeout=TIMEOUT_MS)
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
@@ -124,6 +125,7 @@ def test_settings_confirmation_is_in_view_and_true_and_support_admin_fits_1280px
     page.get_by_role("button", name="Connect Microsoft Outlook").click()
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.locator("#sync-progress-percent")).to_have_text("100%", timeout=TIMEOUT_MS)
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     _idle(integration)

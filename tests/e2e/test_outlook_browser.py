@@ -143,6 +143,7 @@ def test_supplier_connects_syncs_resolves_conflicts_and_disconnects(page, live_s
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     steps.shot("consent")
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
     expect(page.locator("#messages")).to_contain_text(f"Outlook is connected as {MAILBOX}")
     expect(page.locator("#sync-progress-percent")).to_have_text("100%", timeout=TIMEOUT_MS)  # the first full sync, live

@@ -59,6 +59,7 @@ def test_supplier_undoes_an_outlook_move_from_the_history(page, live_server, out
     page.get_by_role("button", name="Connect Microsoft Outlook").click()
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.locator("#sync-progress-percent")).to_have_text("100%", timeout=TIMEOUT_MS)
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     _idle(integration)

@@ -36,12 +36,20 @@ def consent(api_client, graph, *, email: str = MAILBOX, accept: bool = True) -> 
     return query
 
 
-def connect(api_client, graph, *, email: str = MAILBOX) -> dict:
-    """The whole connect flow; returns the callback's JSON."""
+def connect(api_client, graph, *, email: str = MAILBOX, confirm: bool = True) -> dict:
+    """The whole connect flow; returns the callback's JSON.
+
+    A new connection waits in the guided step (``needsSetup``); ``confirm`` confirms it with the choices as they
+    are (``PUT /settings {"confirmSetup": true}``), which starts the first sync.
+    """
     query = consent(api_client, graph, email=email)
     response = api_client.post(f"{BASE}/auth/callback", {"code": query["code"], "state": query["state"]})
     assert response.status_code == 200, response.content
-    return response.json()
+    body = response.json()
+    if confirm and body["integration"]["needsSetup"]:
+        confirmed = api_client.put(f"{BASE}/settings", {"confirmSetup": True})
+        assert confirmed.status_code == 200, confirmed.content
+    return body
 
 
 def wait_for_idle(api_client, *, timeout: float = 60.0) -> list[dict]:

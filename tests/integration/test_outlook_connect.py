@@ -45,11 +45,12 @@ def test_connect_flow_creates_integration_and_lists_calendars(api_client, graph,
     assert access not in str(body) and "accessToken" not in str(body)
 
 
-def test_browser_callback_lands_on_settings_page_with_a_message(api_client, graph, supplier):
+def test_browser_callback_lands_on_the_guided_step_with_nothing_in_outlook(api_client, graph, supplier):
     query = consent(api_client, graph)
     response = api_client.client.get("/calendar/outlook/callback/", query, follow=True)
-    assert response.status_code == 200
-    assert b"Outlook is connected as" in response.content
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == "/calendar/outlook/setup/"
+    assert "Choose how WedSync uses your Outlook" in response.content.decode()
+    assert "Nothing has been added to Outlook yet" in response.content.decode()
     assert OutlookCalendarIntegration.objects.filter(user=supplier).count() == 1
 
 

@@ -38,8 +38,8 @@ GET_EVENTS_QUERIES = 5
 #: session, user, integration, the supplier's time zone, the run shown in progress, the sync statistics
 #: (mapping counts, events never synced, last full sync, beat's entry), recent history, the retry waiting for
 #: Outlook's Retry-After (the health line's "we'll try again at"); the navigation's conflict badge reuses the
-#: statistics' count
-SETTINGS_PAGE_QUERIES = 11
+#: statistics' count; the events the recent runs changed (the history names them); the calendars ticked as busy
+SETTINGS_PAGE_QUERIES = 13
 #: No run waiting to read Outlook: the subscriptions looked up (with whether a run waits), BEGIN, INSERT of the
 #: batch, COMMIT; then recording the run (runs.open_run): BEGIN, the integration locked, the waiting runs read
 #: again under the lock, INSERT of the run, COMMIT
@@ -52,8 +52,9 @@ RECEIVER_QUERIES_RUN_WAITING = 4
 #: any is applied); the delta page's mappings; the event re-read and updated (BEGIN,
 #: SELECT FOR UPDATE, UPDATE, COMMIT), its mapping saved; the delta link stored; copies to remove, WedSync
 #: changes, events never synced; the journal (BEGIN, INSERT, COMMIT) and the progress (with the total); finish
-#: (read, UPDATE run, UPDATE integration). The token is the one read with the integration: no query for it.
-INCREMENTAL_QUERIES = 26
+#: (read, UPDATE run, UPDATE integration); the other calendars ticked as busy (none here). The token is the one
+#: read with the integration: no query for it.
+INCREMENTAL_QUERIES = 27
 
 
 def _count(call) -> int:

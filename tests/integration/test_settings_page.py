@@ -17,6 +17,7 @@ from django.utils import timezone
 from outlook_sync.models import MappingState, OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
 from tests.integration.outlook_helpers import at, graph_when
+from outlook_sync.sync.mapping import SyncPreferences
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
@@ -36,8 +37,12 @@ def _connect(client: Client, graph) -> OutlookCalendarIntegration:
     callback = urlsplit(location)
     assert callback.path == "/calendar/outlook/callback/"
     back = client.get(f"{callback.path}?{callback.query}")
-    assert back.status_code == 302 and back["Location"] == SETTINGS_URL
-    return OutlookCalendarIntegration.objects.get(microsoft_account_email=MAILBOX)
+    assert back.status_code == 302 and back["Location"] == "/calendar/outlook/setup/"  # the guided step first
+    integration = OutlookCalendarIntegration.objects.get(microsoft_account_email=MAILBOX)
+    invited = sorted(SyncPreferences.from_json(integration.sync_preferences).invite_attendees_for)  # the choices as offered
+    started = client.post("/calendar/outlook/setup/", {"calendar": integration.calendar_id, "inviteAttendeesFor": invited})
+    assert started.status_code == 302 and started["Location"] == SETTINGS_URL, _text(started)
+    return OutlookCalendarIntegration.objects.get(pk=integration.pk)
 
 
 def _preferences_post(integration, **overrides) -> dict:
