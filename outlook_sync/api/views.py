@@ -199,7 +199,7 @@ class SetupApi(APIView):
         integration = _integration(request)
         choices = actions.setup_choices(integration)
         return Response(SetupResponseSerializer({
-            **choices, "needsSetup": integration.needs_setup, "calendars": [c.to_contract() for c in choices["calendars"]],
+            **choices, "needsSetup": integration.needs_setup, "calendars": [wording.calendar_contract(c) for c in choices["calendars"]],
         }).data)
 
 
