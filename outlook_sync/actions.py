@@ -495,7 +495,7 @@ def _separate_calendar(integration):
             if exc.status != 409:
                 raise
         else:  # cached at once, so choosing it needs no second call to Microsoft
-            store_calendar_list(integration, [*(GraphCalendar.from_contract(c) for c in integration.calendar_list or []), created])
+            store_calendar_list(integration, [*(wording.calendar_from_contract(c) for c in integration.calendar_list or []), created])
             return created
         calendars = calendar_api.list_calendars(client)
         store_calendar_list(integration, calendars)
