@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -88,6 +89,22 @@ def maintain(integration: OutlookCalendarIntegration) -> str:
         renew(client, integration)
         return "renewed"
     return "nothing"
+
+
+def due_for_upkeep(now: dt.datetime):
+    """Integrations whose subscription :func:`maintain` would change now (one query, for the hourly sweep).
+
+    Wanted but missing or lapsing within ``RENEW_WHEN_LEFT``, or present but no longer wanted; never one that
+    needs a reconnect or that Outlook throttled. Everything else costs the sweep nothing.
+    """
+    has_one = Q(webhook_subscription_id__isnull=False) & ~Q(webhook_subscription_id="")
+    if settings.WEBHOOK_PUBLIC_BASE_URL:
+        wanted = Q(webhook_enabled=True, sync_enabled=True, calendar_id__isnull=False) & ~Q(calendar_id="")
+        lapsing = ~has_one | Q(webhook_expires_at__isnull=True) | Q(webhook_expires_at__lt=now + RENEW_WHEN_LEFT)
+        due = (wanted & lapsing) | (~wanted & has_one)
+    else:
+        due = has_one
+    return OutlookCalendarIntegration.objects.filter(needs_reauthorization=False).exclude(throttled_until__gt=now).filter(due)
 
 
 def handle_lifecycle(integration: OutlookCalendarIntegration, event: str) -> str:
