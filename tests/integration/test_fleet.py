@@ -182,3 +182,20 @@ def test_subscription_upkeep_fans_out_only_what_needs_renewing(fresh_queues, set
     tasks.fan_out_chunk.apply(args=chunk["args"])
     sent = _take_all(interactive, background)
     assert sent[interactive] == [] and [m["task"] for m in sent[background]] == [ENSURE] * 3
+
+
+def test_notifications_skip_the_middleware_a_browser_needs(client):
+    """Microsoft's POSTs go from the security headers and the error shape straight to the receiver."""
+    integration = _integration(0, webhook_subscription_id="sub-fast", webhook_client_state="s" * 32)
+    body = {"value": [{"subscriptionId": "sub-fast", "clientState": "s" * 32, "changeType": "updated", "resourceData": {"id": f"evt-{n}"}}
+                      for n in range(3)]}
+    answer = client.post("/api/calendar/outlook/webhook", body, content_type="application/json")
+    assert answer.status_code == 202 and answer["Content-Length"] == "0"
+    assert answer["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still runs
+    assert "Content-Security-Policy" not in answer and "X-Frame-Options" not in answer and not answer.cookies  # the rest does not
+    assert integration.notifications.count() == 3
+    refused = client.post("/api/calendar/outlook/webhook", {"value": [{"subscriptionId": "sub-fast", "clientState": "wrong"}]},
+                          content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_notification"
+    page = client.get("/api/calendar/outlook/webhook")  # not a notification: the whole stack, the error shape
+    assert page.status_code == 405 and page.json()["success"] is False
