@@ -141,8 +141,9 @@ def isolated(private_redis, graph, monkeypatch):
 class WorkerProcess:
     """``celery -A wedsync worker`` as a child process on the scenario's queue; killed by its own pid only."""
 
-    def __init__(self, queue: str, private_redis: PrivateRedis, emulator, log_dir: Path, name: str):
+    def __init__(self, queue: str, private_redis: PrivateRedis, emulator, log_dir: Path, name: str, consume: list[str] | None = None):
         self.queue = queue
+        self.consume = consume or queues.both(queue)  # the queues it takes tasks from (-Q): by default interactive and background
         self.log = log_dir / f"worker-{name}.log"
         db = django_settings.DATABASES["default"]
         self.env = {
@@ -170,7 +171,7 @@ class WorkerProcess:
         handle = open(self.log, "ab")
         try:
             self.process = subprocess.Popen(
-                [*CELERY, "-A", "wedsync", "worker", "-Q", ",".join(queues.both(self.queue)), "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
+                [*CELERY, "-A", "wedsync", "worker", "-Q", ",".join(self.consume), "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
                  "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                 cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )

@@ -37,18 +37,22 @@ class SharedRedis:
 
 
 @pytest.fixture
-def two_workers(graph, emulator, request):
-    """Two worker processes on a queue pair of this test; this process sends its tasks there too."""
+def worker_processes(graph, emulator, request):
+    """``start(name, consume=None)``: a worker process on a queue pair of this test (this process sends its tasks
+    there too), consuming both queues or only ``consume``; all stopped and the queues emptied at the end."""
     base, saved = f"wedsync-scale-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
     app.conf.task_default_queue = base
     log_dir = ARTIFACTS / "scale-out-workers"
     log_dir.mkdir(parents=True, exist_ok=True)
     started = []
+
+    def start(name: str, consume: list[str] | None = None) -> WorkerProcess:
+        (log_dir / f"worker-{request.node.name}-{name}.log").unlink(missing_ok=True)
+        started.append(WorkerProcess(base, SharedRedis(), emulator, log_dir, f"{request.node.name}-{name}", consume=consume).start())
+        return started[-1]
+
     try:
-        for name in ("one", "two"):
-            (log_dir / f"worker-{request.node.name}-{name}.log").unlink(missing_ok=True)
-            started.append(WorkerProcess(base, SharedRedis(), emulator, log_dir, f"{request.node.name}-{name}").start())
-        yield started
+        yield start
     finally:
         for worker in started:
             worker.stop()
@@ -56,6 +60,11 @@ def two_workers(graph, emulator, request):
         with app.connection_for_write() as connection:
             for name in queues.both(base):
                 connection.default_channel.queue_purge(name)
+
+
+@pytest.fixture
+def two_workers(worker_processes):
+    return [worker_processes("one"), worker_processes("two")]
 
 
 def _client(user) -> CsrfApiClient:
@@ -122,3 +131,29 @@ def test_two_worker_processes_keep_every_mailbox_at_4_requests_and_every_integra
 
     logs = [worker.log.read_text(errors="replace") for worker in two_workers]
     assert all("Task outlook_sync.tasks." in log for log in logs), "both processes took tasks"
+
+
+def _waiting(queue: str) -> int:
+    """Messages on the queue, read as Redis holds them (a list under the broker's key prefix)."""
+    import redis
+
+    prefix = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return redis.Redis.from_url(django_settings.CELERY_BROKER_URL).llen(f"{prefix}{queue}")
+
+
+def test_a_supplier_edit_reaches_outlook_past_a_background_backlog(graph, worker_processes, api_client):
+    """The interactive worker (README: ``-Q wedsync``) never takes background work, however much of it waits."""
+    worker_processes("interactive", consume=[queues.interactive()])
+    event = _create_event(api_client, title="Tasting", startsAt=at(3, 11).isoformat(), endsAt=at(3, 12).isoformat(), attendees=[])
+    connect(api_client, graph)
+    wait_for(lambda: any(e["subject"].endswith("Tasting") for e in graph.events(MAILBOX)), timeout=60, message="the first full sync")
+    integration = OutlookCalendarIntegration.objects.get()
+    for _ in range(300):  # beat's fan-out nobody has taken yet (no background worker here)
+        tasks.enqueue(tasks.refresh_calendar_list, integration.pk)
+    tasks.safety_net_sync.apply()
+    backlog = _waiting(queues.background())
+    assert backlog >= 301
+
+    assert api_client.patch(f"/api/events/{event['id']}/", {"title": "Tasting with the chef"}).status_code == 200
+    wait_for(lambda: any(e["subject"].endswith("Tasting with the chef") for e in graph.events(MAILBOX)), timeout=60, message="the edit in Outlook")
+    assert _waiting(queues.background()) == backlog  # the edit went past the backlog, which is still all there
