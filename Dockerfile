@@ -8,4 +8,4 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build TOKEN_ENCRYPTION_KEYS=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
     python manage.py collectstatic --noinput -v 0
 EXPOSE 8000
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "wedsync.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wedsync.wsgi", "--bind", "0.0.0.0:8000"]

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from . import tokens
 from .graph import subscriptions as graph_subscriptions
 from .graph.client import GraphClient
 from .graph.errors import NotFoundError
-from .models import OutlookCalendarIntegration
+from .models import ConnectionState, OutlookCalendarIntegration
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,24 @@ def maintain(integration: OutlookCalendarIntegration) -> str:
         renew(client, integration)
         return "renewed"
     return "nothing"
+
+
+def due_for_upkeep(now: dt.datetime):
+    """Integrations whose subscription :func:`maintain` would change now (one query, for the hourly sweep).
+
+    Wanted but missing or lapsing within ``RENEW_WHEN_LEFT``, or present but no longer wanted; never one that
+    needs a reconnect, that Outlook throttled or that is being disconnected (the disconnect deletes its
+    subscription). Everything else costs the sweep nothing.
+    """
+    has_one = Q(webhook_subscription_id__isnull=False) & ~Q(webhook_subscription_id="")
+    if settings.WEBHOOK_PUBLIC_BASE_URL:
+        wanted = Q(webhook_enabled=True, sync_enabled=True, needs_setup=False, calendar_id__isnull=False) & ~Q(calendar_id="")
+        lapsing = ~has_one | Q(webhook_expires_at__isnull=True) | Q(webhook_expires_at__lt=now + RENEW_WHEN_LEFT)
+        due = (wanted & lapsing) | (~wanted & has_one)
+    else:
+        due = has_one
+    return (OutlookCalendarIntegration.objects.filter(needs_reauthorization=False, connection_state=ConnectionState.CONNECTED)
+            .exclude(throttled_until__gt=now).filter(due))
 
 
 def handle_lifecycle(integration: OutlookCalendarIntegration, event: str) -> str:

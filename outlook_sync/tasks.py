@@ -4,28 +4,35 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from wedsync import queues
 
 from . import disconnecting, subscriptions, tokens, wording
 from .graph import calendar_api
 from .graph.errors import ReauthorizationRequired
-from .models import (ConnectionState, DisconnectStatus, OutlookCalendarIntegration, OutlookDisconnect, OutlookNotification, OutlookSyncHistory,
-                     SyncType)
+from .models import (ConnectionState, DisconnectStatus, LastSyncStatus, OutlookCalendarIntegration, OutlookDisconnect, OutlookNotification,
+                     OutlookSyncHistory, SyncStatus, SyncType)
 from .sync import engine, runs
 
 logger = logging.getLogger(__name__)
 
-def enqueue(task, *args, countdown: float | None = None) -> bool:
+def enqueue(task, *args, countdown: float | None = None, queue: str | None = None) -> bool:
     """Send a task; if the broker is unreachable, log it and carry on (never fail the caller's request).
 
     What was not enqueued is not lost: runs stay recorded, WedSync changes stay
     pending (version above the synced one) and the periodic safety-net sync
     picks them up once the broker is back.
+
+    ``queue``: where to send it instead of the task's own queue (``wedsync.queues``), e.g. a sync run a sweep
+    started goes to the background queue. Arguments are sent as strings (ids), lists and numbers as they are.
     """
     try:
-        task.apply_async(args=[str(a) for a in args], countdown=countdown)
+        options = {"queue": queue} if queue else {}
+        task.apply_async(args=[a if isinstance(a, (list, float)) else str(a) for a in args], countdown=countdown, **options)
         return True
     except Exception:  # noqa: BLE001  (kombu/redis raise many types for an unreachable broker)
         logger.warning("Could not enqueue %s%s: broker unreachable; the periodic sync will catch up", task.name, args, exc_info=True)
@@ -44,7 +51,7 @@ def execute(run_id):
     follow_up = getattr(finished, "follow_up", None)
     if follow_up is not None:
         retry_id, delay = follow_up
-        enqueue(run_sync, retry_id, countdown=delay)
+        enqueue(run_sync, retry_id, countdown=delay, queue=queues.background() if finished.triggered_by == "schedule" else None)
     return finished
 
 
@@ -87,20 +94,80 @@ def push_wedsync_changes(integration_id: str) -> None:
     execute(run.pk)
 
 
+# --- beat's sweeps: fanned out per integration, in chunks, spread over the period, on the background queue ---
+def fan_out(task, ids, *, period_seconds: float) -> int:
+    """Send ``task(id)`` for each id on the background queue, spread evenly over the period; returns how many.
+
+    The sweep sends one :func:`fan_out_chunk` per ``FAN_OUT_CHUNK_SIZE`` ids (a 2,000-integration fleet is 20
+    messages, not 2,000 timers held by a worker), each due when its first integration is; the chunk sends its
+    integrations' tasks a gap apart. The gap fills ``min(period, FAN_OUT_SPREAD_SECONDS)`` but is at most
+    ``FAN_OUT_MAX_GAP_SECONDS``: a small fleet is swept at once, a large one without a thundering herd at :00.
+    """
+    ids = [str(i) for i in ids]
+    if not ids:
+        return 0
+    spread = min(float(period_seconds), float(settings.FAN_OUT_SPREAD_SECONDS))
+    gap = min(spread / len(ids), float(settings.FAN_OUT_MAX_GAP_SECONDS))
+    size = max(1, settings.FAN_OUT_CHUNK_SIZE)
+    for start in range(0, len(ids), size):
+        enqueue(fan_out_chunk, task.name, ids[start:start + size], gap, countdown=start * gap or None)
+    return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fan_out_chunk(task_name: str, ids: list[str], gap: float) -> int:
+    """One chunk of a sweep: send each integration's task ``gap`` seconds after the previous one."""
+    if task_name not in _FANNED_OUT:
+        logger.warning("Refused to fan out unknown task %s", task_name)
+        return 0
+    task = current_app.tasks[task_name]
+    for n, integration_id in enumerate(ids):
+        enqueue(task, integration_id, countdown=n * float(gap) or None, queue=queues.background())
+    return len(ids)
+
+
+def _swept(now):
+    """Integrations the safety net may sync now, each annotated with ``recent_full`` (a full read in the last day).
+
+    Left out: disabled, no calendar, needing a reconnect, not set up yet, being disconnected, throttled (Outlook asked us to wait), and synced
+    successfully within ``SAFETY_NET_SKIP_RECENT_SECONDS`` unless their daily full read is due.
+    """
+    recent_full = OutlookSyncHistory.objects.filter(integration=OuterRef("pk"), sync_type=SyncType.FULL_SYNC, sync_status=SyncStatus.COMPLETED,
+                                                    completed_at__gte=now - dt.timedelta(days=1))
+    fresh = Q(last_sync_at__gte=now - dt.timedelta(seconds=settings.SAFETY_NET_SKIP_RECENT_SECONDS), last_sync_status=LastSyncStatus.SUCCESS)
+    return (
+        _syncable().filter(calendar_id__isnull=False)
+        .exclude(throttled_until__gt=now).annotate(recent_full=Exists(recent_full)).filter(~fresh | Q(recent_full=False))
+    )
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def safety_net_sync() -> int:
-    """Beat: an incremental sync of every healthy integration (a full one daily), in case a notification or push was lost."""
-    started = 0
-    day_ago = timezone.now() - dt.timedelta(days=1)
-    for integration in _syncable().exclude(calendar_id=None):
-        # Once a day a full read: it also finds what no delta reports (e.g. an event created and deleted between reads).
-        recent_full = OutlookSyncHistory.objects.filter(integration=integration, sync_type=SyncType.FULL_SYNC, sync_status="completed", completed_at__gte=day_ago).exists()
-        run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
-        if created:
-            enqueue(run_sync, run.pk)
-            started += 1
+    """Beat: a sync of every integration that needs one, in case a notification or push was lost (fanned out).
+
+    One query selects them (:func:`_swept`); each gets :func:`safety_net_sync_one` on the background queue,
+    spread over the period. Returns how many were sent.
+    """
+    ids = _swept(timezone.now()).order_by("pk").values_list("pk", flat=True)
     resend_unstarted_disconnects()
-    return started
+    return fan_out(safety_net_sync_one, ids, period_seconds=settings.SAFETY_NET_SYNC_MINUTES * 60)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def safety_net_sync_one(integration_id: str) -> bool:
+    """The safety net for one integration: incremental, or full once a day; it runs in this (background) task.
+
+    Checked again (it may have synced, or been throttled, since the sweep); a run already waiting absorbs it.
+    Runs of one integration never overlap (the engine's run lock), whichever worker holds them.
+    """
+    integration = _swept(timezone.now()).filter(pk=integration_id).first()
+    if integration is None:
+        return False
+    # Once a day a full read: it also finds what no delta reports (e.g. an event created and deleted between reads).
+    run, created = runs.open_run(integration, sync_type=SyncType.INCREMENTAL if integration.recent_full else SyncType.FULL_SYNC, triggered_by="schedule")
+    if created:
+        execute(run.pk)
+    return created
 
 
 def resend_unstarted_disconnects() -> int:
@@ -209,16 +276,17 @@ def ensure_subscription(integration_id: str) -> str:
 
 @shared_task(acks_late=True, ignore_result=True)
 def maintain_subscriptions() -> int:
-    """Beat: renew subscriptions well before they lapse, recreate missing ones."""
-    count = 0
-    for integration_id in OutlookCalendarIntegration.objects.filter(needs_reauthorization=False, connection_state=ConnectionState.CONNECTED).values_list("id", flat=True):
-        try:
-            if ensure_subscription(str(integration_id)) in ("subscribed", "renewed"):
-                count += 1
-        except Exception:  # noqa: BLE001  (one failing account must not block the others)
-            logger.exception("Subscription upkeep failed for integration %s; will retry next hour", integration_id)
-    return count
+    """Beat (hourly): renew subscriptions well before they lapse, recreate missing ones, delete unwanted ones.
 
+    One query finds the integrations with something to do (:func:`subscriptions.due_for_upkeep`); each gets
+    :func:`ensure_subscription` on the background queue, spread over the hour (fanned out). Returns how many.
+    """
+    ids = subscriptions.due_for_upkeep(timezone.now()).order_by("pk").values_list("pk", flat=True)
+    return fan_out(ensure_subscription, ids, period_seconds=3600)
+
+
+#: The tasks a sweep fans out (fan_out_chunk sends no other).
+_FANNED_OUT = frozenset({"outlook_sync.tasks.safety_net_sync_one", "outlook_sync.tasks.ensure_subscription"})
 
 
 # --- disconnect ---

@@ -3,7 +3,7 @@
 # Same services and environment as scripts/test.sh, with its own database `wedsync_bench`.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" requirements-dev.txt
-NAME="${1:?usage: scripts/bench.sh <bulk_push|import_memory|incremental_cost|latency|noisy_neighbour> [args]}"
+NAME="${1:?usage: scripts/bench.sh <bulk_push|fleet|import_memory|incremental_cost|latency|noisy_neighbour|receiver_load> [args]}"
 shift
 psql -h 127.0.0.1 -U root -d test -tAc "SELECT 1 FROM pg_database WHERE datname='wedsync_bench'" | grep -q 1 \
   || psql -h 127.0.0.1 -U root -d test -c "CREATE DATABASE wedsync_bench" >/dev/null
@@ -18,4 +18,4 @@ export WEDSYNC_VAR_DIR="${WEDSYNC_VAR_DIR:-$ROOT/var/bench}"
 export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 mkdir -p "$WEDSYNC_VAR_DIR"
 "$PY" -m "tests.bench.$NAME" "$@"
-redis-cli -h 127.0.0.1 -p 6379 -n 3 del wedsync-bench >/dev/null 2>&1 || true
+redis-cli -h 127.0.0.1 -p 6379 -n 3 del wedsync-bench wedsync-bench-background >/dev/null 2>&1 || true

@@ -51,6 +51,7 @@ grep -q base_url "$DEMO_DIR/emulator.log" || { echo "The Graph emulator did not 
 
 # The worker is supervised: if it dies (e.g. the filesystem broker's known JSONDecodeError race), it is
 # restarted after 2 s and the exit is written to worker.log, so runs never stay "in progress" unnoticed.
+# Without -Q it consumes both queues, interactive and background (CELERY_TASK_QUEUES; README "Workers and queues").
 : > "$DEMO_DIR/worker.log"
 (
   child=""

@@ -4,8 +4,9 @@ The suite runs against the real PostgreSQL and Redis named by ``DATABASE_URL``,
 ``CELERY_BROKER_URL`` and ``CACHE_URL`` (``scripts/test.sh`` sets them). Each
 run has an id (``WEDSYNC_TEST_RUN_ID``, set by ``scripts/test.sh``, which also
 derives the database name and the Redis key prefix from it), and each
-pytest-xdist worker of a run gets its own Celery queue, so neither two runs nor
-two workers ever take each other's tasks.
+pytest-xdist worker of a run gets its own pair of Celery queues (interactive and
+background, see ``wedsync/queues.py``), so neither two runs nor two workers ever
+take each other's tasks.
 """
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ def pytest_configure(config):
 
     settings.CELERY_TASK_DEFAULT_QUEUE = f"wedsync-test-{RUN_ID}-{_XDIST_WORKER}"
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    TASKS.queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    from wedsync import queues
+
+    TASKS.queues = set(queues.both(settings.CELERY_TASK_DEFAULT_QUEUE))
+    # Tests nudge the safety net right after a sync (a lost notification, a worker killed): it must not skip the
+    # integration for having synced a moment ago. The test of that skip sets it back.
+    settings.SAFETY_NET_SKIP_RECENT_SECONDS = 0
     from celery import signals
 
     signals.after_task_publish.connect(TASKS.on_publish, weak=False)
@@ -48,14 +54,14 @@ class TaskTracker:
     """
 
     def __init__(self):
-        self.queue = ""
+        self.queues: set[str] = set()  # this process's interactive and background queues
         self._guard = threading.Lock()
         self._outstanding: dict[str, int] = {}  # task id -> messages sent minus executions (a retry re-sends the same id)
         self._sent: list[tuple[str, list]] = []  # (task name, args) of every message, in order
         self._deferred: set[str] = set()  # ids of tasks due later than DEFERRED_AFTER_SECONDS when sent
 
     def on_publish(self, sender=None, headers=None, routing_key=None, body=None, **_):
-        if routing_key != self.queue or not headers:
+        if routing_key not in self.queues or not headers:
             return  # another queue (e.g. the destructive tests' own worker processes)
         with self._guard:
             self._sent.append((sender, list(body[0]) if isinstance(body, (list, tuple)) and body else []))
@@ -225,17 +231,20 @@ def graph(emulator, settings):
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker (threads) consuming this test worker's own queue on the real Redis broker."""
+    """A real Celery worker (threads) consuming this test worker's own queues (interactive and background) on the real Redis broker."""
     from celery.contrib.testing.worker import start_worker
     from django.conf import settings as django_settings
 
     from wedsync.celery import app
 
-    queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
+    from wedsync import queues
+
+    names = queues.both(django_settings.CELERY_TASK_DEFAULT_QUEUE)
     with app.connection_for_write() as connection:  # tasks left by earlier runs point at rows that no longer exist
-        connection.default_channel.queue_purge(queue)
+        for name in names:
+            connection.default_channel.queue_purge(name)
     TASKS.forget_outstanding()  # what tests sent before the worker existed was just purged: it will never run
-    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60, queues=[queue]) as worker:
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60, queues=names) as worker:
         yield worker
     _close_other_sessions(django_db_blocker)
 

@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from kombu import Queue
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "wedsync.api_errors.ApiErrorShapeMiddleware",  # every error under /api/ in the one JSON shape
+    # Microsoft's notification POSTs go from here straight to the receiver (no session, auth, CSRF, CSP, axes).
+    "wedsync.fast_paths.NotificationFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +82,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
+# A kept connection is checked before a request reuses it (a PostgreSQL restart costs one reconnect, not an error).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", DATABASES["default"]["CONN_MAX_AGE"] != 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs web and worker against one SQLite file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -221,7 +226,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport does not create its folders.
     for _folder in (_queue_dir, VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
+#: The interactive queue; the background one is this name + "-background" (wedsync/queues.py, README "Workers and queues").
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="wedsync")
+#: Beat's fan-out and its per-integration tasks go to the background queue; the rest to the interactive one.
+CELERY_TASK_ROUTES = ("wedsync.queues.route",)
+#: What a worker started without -Q consumes: both queues (the demo). Production runs one worker per queue (-Q).
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(f"{CELERY_TASK_DEFAULT_QUEUE}-background"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -269,6 +279,15 @@ SYNC_WINDOW_PAST_DAYS = env.int("SYNC_WINDOW_PAST_DAYS", default=30)
 SYNC_WINDOW_FUTURE_DAYS = env.int("SYNC_WINDOW_FUTURE_DAYS", default=365)
 #: Minutes between safety-net incremental syncs of every healthy integration (Celery beat).
 SAFETY_NET_SYNC_MINUTES = env.int("SAFETY_NET_SYNC_MINUTES", default=15)
+#: The sweeps (safety net, subscription upkeep) send per-integration tasks in chunks of this many ...
+FAN_OUT_CHUNK_SIZE = env.int("FAN_OUT_CHUNK_SIZE", default=100)
+#: ... spread evenly over at most this many seconds (below CELERY_VISIBILITY_TIMEOUT: a countdown longer than it is
+#: redelivered), or the sweep's period if shorter ...
+FAN_OUT_SPREAD_SECONDS = env.int("FAN_OUT_SPREAD_SECONDS", default=600)
+#: ... but never more than this many seconds apart (a small fleet is swept at once, a large one over the period).
+FAN_OUT_MAX_GAP_SECONDS = env.float("FAN_OUT_MAX_GAP_SECONDS", default=1.0)
+#: The safety-net sweep skips an integration whose last sync succeeded less than this many seconds ago.
+SAFETY_NET_SKIP_RECENT_SECONDS = env.int("SAFETY_NET_SKIP_RECENT_SECONDS", default=300)
 #: Parallel $batch requests per bulk run (Graph allows 4 concurrent requests per mailbox).
 SYNC_BATCH_CONCURRENCY = env.int("SYNC_BATCH_CONCURRENCY", default=4)
 # How many items of one $batch Outlook runs at once (Microsoft: up to 4); a batch holds that many of the mailbox's 4 slots.

@@ -29,6 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.bench import harness
+from wedsync import queues
 
 
 def _free_port() -> int:
@@ -76,7 +77,7 @@ def main() -> None:
         settings.WEBHOOK_PUBLIC_BASE_URL = env["WEBHOOK_PUBLIC_BASE_URL"]
         children = [
             subprocess.Popen([sys.executable, "-m", "gunicorn", "wedsync.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "3", "--threads", "4", "--log-level", "warning"], env=env),
-            subprocess.Popen([sys.executable, "-m", "celery", "-A", "wedsync", "worker", "-P", "threads", "-c", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel", "WARNING"], env=env),
+            subprocess.Popen([sys.executable, "-m", "celery", "-A", "wedsync", "worker", "-P", "threads", "-c", "4", "-Q", ",".join(queues.both(settings.CELERY_TASK_DEFAULT_QUEUE)), "--loglevel", "WARNING"], env=env),
         ]
         try:
             _wait(lambda: _up(f"http://127.0.0.1:{web_port}/healthz"), timeout=30, interval=0.2)

@@ -25,6 +25,7 @@ import threading
 import time
 
 from tests.bench import harness
+from wedsync import queues
 from tests.bench.latency import _free_port, _percentile, _up, _wait
 
 MAILBOX_A = "noisy-a@contoso-weddings.example"
@@ -97,7 +98,7 @@ def main() -> None:
         }
         children = [
             subprocess.Popen([sys.executable, "-m", "gunicorn", "wedsync.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "3", "--threads", "4", "--log-level", "warning"], env=env),
-            subprocess.Popen([sys.executable, "-m", "celery", "-A", "wedsync", "worker", "-P", "threads", "-c", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel", "WARNING"], env=env),
+            subprocess.Popen([sys.executable, "-m", "celery", "-A", "wedsync", "worker", "-P", "threads", "-c", "4", "-Q", ",".join(queues.both(settings.CELERY_TASK_DEFAULT_QUEUE)), "--loglevel", "WARNING"], env=env),
         ]
         try:
             assert _wait(lambda: _up(f"{base}/healthz"), timeout=30, interval=0.2), "gunicorn did not start"

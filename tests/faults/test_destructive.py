@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from outlook_sync import locks
 from outlook_sync.models import OutlookCalendarIntegration, OutlookSyncHistory
+from wedsync import queues
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, wait_for
 from tests.faults.convergence import ARTIFACTS, problems
 from tests.integration.outlook_helpers import BASE
@@ -140,8 +141,9 @@ def isolated(private_redis, graph, monkeypatch):
 class WorkerProcess:
     """``celery -A wedsync worker`` as a child process on the scenario's queue; killed by its own pid only."""
 
-    def __init__(self, queue: str, private_redis: PrivateRedis, emulator, log_dir: Path, name: str):
+    def __init__(self, queue: str, private_redis: PrivateRedis, emulator, log_dir: Path, name: str, consume: list[str] | None = None):
         self.queue = queue
+        self.consume = consume or queues.both(queue)  # the queues it takes tasks from (-Q): by default interactive and background
         self.log = log_dir / f"worker-{name}.log"
         db = django_settings.DATABASES["default"]
         self.env = {
@@ -151,6 +153,7 @@ class WorkerProcess:
             "CELERY_BROKER_URL": private_redis.url(1),
             "CACHE_URL": private_redis.url(2),
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "SAFETY_NET_SKIP_RECENT_SECONDS": "0",  # as in this process (tests/conftest.py)
             "MICROSOFT_CLIENT_ID": CLIENT_ID,
             "MICROSOFT_CLIENT_SECRET": CLIENT_SECRET,
             "MICROSOFT_AUTHORITY": f"{emulator.authority}/common",
@@ -168,7 +171,7 @@ class WorkerProcess:
         handle = open(self.log, "ab")
         try:
             self.process = subprocess.Popen(
-                [*CELERY, "-A", "wedsync", "worker", "-Q", self.queue, "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
+                [*CELERY, "-A", "wedsync", "worker", "-Q", ",".join(self.consume), "-P", "threads", "-c", "2", "-n", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
                  "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                 cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )

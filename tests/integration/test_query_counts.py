@@ -15,12 +15,14 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from outlook_sync import tasks
 from outlook_sync.models import OutlookCalendarIntegration, OutlookNotification, OutlookSyncHistory
 from outlook_sync.sync import runs
 from tests.conftest import MAILBOX, settle
 from tests.integration.outlook_helpers import BASE, at, connect, graph_when, wait_for_idle
+from tests.integration.test_fleet import _full_read, _integration
 from tests.integration.test_outlook_sync import _create_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -55,6 +57,11 @@ RECEIVER_QUERIES_RUN_WAITING = 4
 #: (read, UPDATE run, UPDATE integration); the other calendars ticked as busy (none here). The token is the one
 #: read with the integration: no query for it.
 INCREMENTAL_QUERIES = 27
+#: An idle integration's safety-net sync (the background task, nothing changed on either side): the integration
+#: selected again (with whether its daily full read is done); the run recorded (runs.open_run: BEGIN, the
+#: integration locked, the waiting runs, INSERT, COMMIT); then the run as in INCREMENTAL_QUERIES without a
+#: change to apply. Whatever the number of other integrations, runs and notifications in the database.
+IDLE_SAFETY_NET_QUERIES = 20
 
 
 def _count(call) -> int:
@@ -210,3 +217,30 @@ def test_incremental_sync_does_not_grow_with_the_calendar(api_client, graph, out
     large = incremental_with_one_change("Second change")
     assert large == small, (small, large)
     assert small == INCREMENTAL_QUERIES, small
+
+
+def test_an_idle_integrations_sync_costs_one_graph_request_whatever_the_fleet(graph, connected):
+    def idle_sync() -> tuple[int, int]:
+        """(SQL queries, Graph requests) of one safety-net sync that found nothing to do.
+
+        A run that still found something (Outlook's own touches of the events the connect pushed come back once
+        in a delta read) was not idle: it is left out and the next one measured.
+        """
+        for _ in range(5):
+            graph.reset_stats()
+            with CaptureQueriesContext(connection) as captured:
+                assert tasks.safety_net_sync_one.apply(args=[str(connected.pk)]).get() is True
+            run = OutlookSyncHistory.objects.filter(integration=connected).latest("started_at")
+            assert (run.sync_type, run.sync_status, run.triggered_by) == ("incremental", "completed", "schedule")
+            if run.events_processed == 0:
+                return len(captured.captured_queries), graph.stats()["requests"]
+            settle(graph)
+        raise AssertionError("no safety-net sync of the integration was idle")
+
+    assert idle_sync() == (IDLE_SAFETY_NET_QUERIES, 1)  # one delta read, nothing else
+    fleet = [_integration(n, last_sync_at=timezone.now(), last_sync_status="success") for n in range(40)]
+    for integration in fleet:  # other suppliers, with history and notifications
+        _full_read(integration)
+        _full_read(integration, days_ago=1)
+        OutlookNotification.objects.create(integration=integration, subscription_id=f"sub-{integration.pk}", change_type="updated")
+    assert idle_sync() == (IDLE_SAFETY_NET_QUERIES, 1)
