@@ -60,8 +60,9 @@ INCREMENTAL_QUERIES = 27
 #: An idle integration's safety-net sync (the background task, nothing changed on either side): the integration
 #: selected again (with whether its daily full read is done); the run recorded (runs.open_run: BEGIN, the
 #: integration locked, the waiting runs, INSERT, COMMIT); then the run as in INCREMENTAL_QUERIES without a
-#: change to apply. Whatever the number of other integrations, runs and notifications in the database.
-IDLE_SAFETY_NET_QUERIES = 20
+#: change to apply (the calendars ticked as busy looked up too: none here). Whatever the number of other
+#: integrations, runs and notifications in the database.
+IDLE_SAFETY_NET_QUERIES = 21
 
 
 def _count(call) -> int:
