@@ -382,3 +382,37 @@ def test_17_a_throttled_force_sync_is_retried_as_a_force_sync(api_client, graph,
              timeout=120, interval=1, message="forced follow-up run")
     wait_for_idle(api_client)
     assert _mapped(api_client, event["id"])["syncStatus"] == "synced"
+
+
+# --------------------------------------------------------------------------- found by mutation testing (scripts/mutation.sh --engine)
+
+
+def test_an_attendee_added_in_outlook_to_an_invited_meeting_reaches_wedsync(api_client, graph):
+    """Outlook's copy is read with its event's type, whose attendees are synced (a mutant reading it untyped lost them)."""
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    event = _create_event(api_client, attendees=[{"name": "Rosa", "email": "rosa@example.com"}])  # one new meeting: invited
+    _pushed(api_client)
+    outlook_id = wait_for(lambda: (_mapped(api_client, event["id"]) or {}).get("outlookEventId"), message="copy made")
+    attendees = [{"emailAddress": {"address": a, "name": a.split("@")[0]}, "type": "required"} for a in ("rosa@example.com", "sam@example.com")]
+    graph.update_event(MAILBOX, outlook_id, {"attendees": attendees})  # notification lost
+
+    run_sync(api_client)
+
+    assert sorted(a["email"] for a in _event(api_client, event["id"])["attendees"]) == ["rosa@example.com", "sam@example.com"]
+
+
+def test_a_title_that_starts_like_the_prefix_survives_an_outlook_edit(api_client, graph):
+    """The prefix is stripped once, the one applied to that copy (a mutant stripping it twice renamed the event)."""
+    event = _create_event(api_client, title="WedSync: menu tasting")
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    outlook_id = _mapped(api_client, event["id"])["outlookEventId"]
+    assert _outlook(graph, outlook_id)["subject"] == "WedSync: WedSync: menu tasting"
+    graph.update_event(MAILBOX, outlook_id, {"location": {"displayName": "The Orangery"}})  # notification lost
+
+    run_sync(api_client)
+
+    current = _event(api_client, event["id"])
+    assert (current["title"], current["location"]) == ("WedSync: menu tasting", "The Orangery")
+    assert _outlook(graph, outlook_id)["subject"] == "WedSync: WedSync: menu tasting"

@@ -11,12 +11,15 @@ from outlook_sync.sync.merge import (
     MergeResult,
     ResolutionError,
     SyncConflict,
+    clean_custom_value,
     default_rules,
     deletion_conflict,
+    edited_fields,
     merge,
     merge_deletion,
     resolve,
     rule_key,
+    suggest,
 )
 
 EVENT_TYPES = ["client_meeting", "wedding_ceremony", "deadline"]
@@ -344,3 +347,123 @@ def test_no_edit_is_lost(triple, event_type):
             if snapshot[name] is None or base is not None and snapshot[name] == base[name]:
                 continue
             assert result.merged[name] == snapshot[name] or conflicts[name].value_of(side) == snapshot[name]
+
+
+# --------------------------------------------------------------------------- found by mutation testing (scripts/mutation.sh)
+
+def test_an_edit_of_the_attendee_list_counts_as_an_edit():
+    surviving = {**BASE, "attendees": ["priya@example.com", "sam@example.com"]}
+    assert edited_fields(BASE, surviving) == ["attendees"]
+    assert merge_deletion(BASE, surviving, deleted_on="outlook", event_type="client_meeting") == "conflict"
+
+
+def test_a_deletion_conflict_with_no_field_edited_is_typed_as_the_title():
+    assert deletion_conflict(BASE, dict(BASE), deleted_on="wedsync").conflict_type == "title"
+
+
+def test_a_cleared_field_against_text_is_left_to_the_supplier():
+    assert suggest("location", "", "X") == "manual_review"
+    assert suggest("description", None, "Parking at rear") == "manual_review"
+
+
+def test_merge_deletion_names_the_bad_side():
+    with pytest.raises(ValueError, match="deleted_on must be 'wedsync' or 'outlook', not 'both'"):
+        merge_deletion(BASE, BASE, deleted_on="both", event_type="client_meeting")
+
+
+def test_a_resolution_error_lists_every_field_in_its_message():
+    assert str(ResolutionError({"title": "Too long.", "when": "Missing."})) == "title: Too long.; when: Missing."
+
+
+def test_resolve_reports_every_bad_field_at_once():
+    with pytest.raises(ResolutionError) as exc:
+        resolve(CONFLICTS, {"colour": {"useValue": "wedsync"}, "location": {"useValue": "wedsync"}, "title": {"useValue": "mine"}})
+    assert set(exc.value.errors) == {"colour", "location", "title"}
+
+
+def _deleted():
+    return deletion_conflict(BASE, {**BASE, "title": "Tasting"}, deleted_on="outlook")
+
+
+@pytest.mark.parametrize(
+    "conflicts, resolutions, field, message",
+    [
+        (CONFLICTS, {}, "resolutions", "Choose how to resolve at least one conflict."),
+        (CONFLICTS, {"colour": {"useValue": "wedsync"}}, "colour", '"colour" is not something WedSync syncs with Outlook.'),
+        (CONFLICTS, {"location": {"useValue": "wedsync"}}, "location", "There is no conflict to resolve for this field (it may already be in sync)."),
+        (CONFLICTS, {"title": {"useValue": "mine"}}, "title", 'Choose "wedsync", "outlook" or "custom".'),
+        (CONFLICTS, {"title": {"useValue": "custom"}}, "title", "Enter the value you want to use on both calendars."),
+        ([_deleted()], {"deleted": {"useValue": "custom", "customValue": {}}}, "deleted",
+         "Choose whether to keep the event (the side that still has it) or delete it; a custom value isn't possible here."),
+    ],
+)
+def test_resolve_speaks_these_exact_words_to_the_supplier(conflicts, resolutions, field, message):
+    with pytest.raises(ResolutionError) as exc:
+        resolve(conflicts, resolutions)
+    assert exc.value.errors == {field: message}
+
+
+T, AWARE = "2026-06-20T15:00:00Z", "2026-06-20T16:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("title", "   ", "The title can't be empty."),
+        ("title", 5, "The title can't be empty."),
+        ("title", "x" * 256, "Keep the title to 255 characters or fewer."),
+        ("location", 5, "The location must be text."),
+        ("location", "x" * 256, "Keep the location to 255 characters or fewer."),
+        ("description", ["notes"], "The description must be text."),
+        ("attendees", "a@example.com", "Attendees must be a list of email addresses."),
+        ("attendees", ["bad", "worse"], "These don't look like email addresses: bad, worse."),
+        ("colour", "blue", '"colour" is not something WedSync syncs with Outlook.'),
+        ("when", {"start": T}, 'The date and time need "start", "end" and "allDay".'),
+        ("when", {"start": T, "end": AWARE, "allDay": "yes"}, '"allDay" must be true or false.'),
+        ("when", {"start": "20/06/2026", "end": "21/06/2026", "allDay": True}, "All-day dates must look like 2026-06-20."),
+        ("when", {"start": "2026-06-21", "end": "2026-06-21", "allDay": True},
+         "An all-day event must end after the day it starts (the end date is the day after the last day)."),
+        ("when", {"start": "soon", "end": AWARE, "allDay": False}, "Times must look like 2026-06-20T15:00:00Z."),
+        ("when", {"start": T, "end": "2026-06-20T16:00:00", "allDay": False},
+         "Times need a time zone, for example 2026-06-20T15:00:00Z or 2026-06-20T16:00:00+01:00."),
+        ("when", {"start": AWARE, "end": T, "allDay": False}, "The event must end after it starts."),
+    ],
+)
+def test_custom_values_are_refused_in_these_exact_words(name, value, message):
+    with pytest.raises(ValueError) as exc:
+        clean_custom_value(name, value)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    "name, value, clean",
+    [
+        ("title", "  Tasting  ", "Tasting"),
+        ("title", "x" * 255, "x" * 255),
+        ("location", " The Old Barn ", "The Old Barn"),
+        ("location", "x" * 255, "x" * 255),
+        ("description", "Bring samples\r\nand the shortlist\r\n", "Bring samples\nand the shortlist"),
+        # An all-day custom value given as a full timestamp keeps its date.
+        ("when", {"start": "2026-06-20T00:00:00Z", "end": "2026-06-22T00:00:00Z", "allDay": True},
+         {"start": "2026-06-20", "end": "2026-06-22", "allDay": True}),
+    ],
+)
+def test_custom_values_are_cleaned(name, value, clean):
+    assert clean_custom_value(name, value) == clean
+
+
+def test_a_custom_time_is_stored_in_utc_whatever_the_machine_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        cleaned = clean_custom_value("when", {"start": "2026-06-20T17:00:00+01:00", "end": "2026-06-20T18:30:00+01:00", "allDay": False})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert cleaned == {"start": "2026-06-20T16:00:00Z", "end": "2026-06-20T17:30:00Z", "allDay": False}
+
+
+def test_default_rules_ignore_a_choice_that_is_not_an_object():
+    assert default_rules(CONFLICTS, {"title": "outlook"}, event_type="client_meeting") == {}

@@ -421,3 +421,81 @@ def test_an_unknown_reminder_is_recorded_as_the_one_in_force_without_a_write():
     actions = plan(state(reminder_known=False, reminder_applied=None), ws(), UNREAD, SETTINGS)
     assert not any(isinstance(a, UpdateOutlook) for a in actions)
     assert actions[-1].reminder == 60
+
+
+def test_r0_replaces_an_open_when_conflict_instead_of_adding_a_second_one():
+    old = merge.SyncConflict("when", BASE["when"], {"start": "2026-06-21T15:00:00Z", "end": "2026-06-21T16:00:00Z", "allDay": False},
+                             "date_time", merge.MANUAL_REVIEW)
+    outlook = Outlook(Seen.PRESENT, snapshot={**BASE, "title": PREFIX + BASE["title"]}, change_key="ck5", is_series=True)
+    (action,) = plan(state(conflicts=(old,)), ws(version=3), outlook, SETTINGS)
+    assert [(c.field, c.outlook_value) for c in action.conflicts] == [("when", {"recurring": True})]
+
+
+def test_r9_the_conflict_is_typed_by_the_field_edited_in_outlook():
+    (action,) = plan(state(), ws(version=4, deleted=True), present(change_key="ck2", location="Edited"), SETTINGS)
+    assert action.conflicts[0].conflict_type == "location"
+
+
+def test_r12_the_conflict_is_typed_by_the_field_edited_in_wedsync():
+    (action,) = plan(state(), ws(version=4, location="Edited"), DELETED, SETTINGS)
+    assert action.conflicts[0].conflict_type == "location"
+
+
+def test_r4_the_refreshed_outlook_delete_conflict_keeps_its_kind_and_suggestion():
+    stored = merge.SyncConflict("deleted", {**BASE, "location": "Edited"}, None, "location", merge.MANUAL_REVIEW)
+    (action,) = plan(state(conflicts=(stored,)), ws(version=5, title="Later edit"), UNREAD, SETTINGS)
+    (kept,) = action.conflicts
+    assert (kept.conflict_type, kept.suggested_resolution) == ("location", merge.MANUAL_REVIEW)
+
+
+def test_r4_a_wedsync_delete_conflict_is_kept_as_it_was_when_the_event_is_live_again():
+    """The supplier restored the event in WedSync while the question "delete the Outlook copy?" is open."""
+    conflicts = (delete_conflict("wedsync"),)
+    assert plan(state(conflicts=conflicts), ws(version=6), UNREAD, SETTINGS) == [RecordConflict(conflicts)]
+
+
+def test_r13_wedsync_values_that_differ_from_the_base_without_a_new_version_are_no_edit():
+    """Only a WedSync edit since the last sync (its version moved, or the mapping is pending) can hold off Outlook's delete."""
+    wedsync = ws(version=3, location="Normalised differently")
+    assert plan(state(), wedsync, DELETED, SETTINGS) == [SoftDeleteInWedSync(3), Forget()]
+
+
+def test_strip_applied_prefix_drops_every_space_outlook_left_after_a_trimmed_prefix():
+    assert strip_applied_prefix("[WS] Tea", "[WS]  ") == "Tea"
+
+
+def test_r15_an_empty_subject_matches_an_empty_prefix_and_title():
+    outlook = Outlook(Seen.PRESENT, snapshot={**BASE, "title": ""}, change_key="ck1", reminder=60)
+    actions = plan(state(base={**BASE, "title": ""}, prefix_applied=""), ws(title=""), outlook, Settings(prefix="", reminder=60))
+    assert not any(isinstance(a, UpdateOutlook) for a in actions)
+
+
+def test_r15_a_frozen_field_is_not_merged_even_after_an_agreed_or_rule_decided_conflict():
+    """The title conflict stays frozen (nothing written) although WedSync still holds the base title; the
+    location conflict before it was settled (both sides agree / a rule decides)."""
+    title = merge.SyncConflict("title", "Consultation", "Outlook title", "title", merge.MANUAL_REVIEW)
+    agreed = merge.SyncConflict("location", "X", "Outlook place", "location", merge.MANUAL_REVIEW)
+    kept = (merge.SyncConflict("title", "Consultation", "Outlook title", "title", merge.MANUAL_REVIEW),)  # as stored, not re-merged
+    actions = plan(state(conflicts=(agreed, title)), ws(version=5, location="Outlook place"), UNREAD, SETTINGS)
+    assert not any(isinstance(a, ApplyToWedSync) for a in actions)
+    assert actions[-1].conflicts == kept and actions[-1].base["title"] == "Consultation"
+    ruled = merge.SyncConflict("location", "WedSync place", "Outlook place", "location", merge.MANUAL_REVIEW)
+    settings = Settings(rules={"client_meeting:location": "outlook"})
+    actions = plan(state(conflicts=(ruled, title)), ws(version=5, location="WedSync place"), UNREAD, settings)
+    assert actions[0] == ApplyToWedSync({"location": "Outlook place"}, 5)
+    assert actions[-1].conflicts == kept and actions[-1].base["title"] == "Consultation"
+
+
+@pytest.mark.parametrize("field", ["location", "description"])
+def test_r15_a_stored_rule_decides_even_when_wedsync_still_holds_the_base_value(field):
+    """Both sides were edited when the conflict opened: the rule picks WedSync's value, not the base comparison."""
+    conflict = merge.SyncConflict(field, "Edited then reverted", "Outlook value", field, merge.MANUAL_REVIEW)
+    settings = Settings(rules={f"client_meeting:{field}": "wedsync"})
+    actions = plan(state(conflicts=(conflict,)), ws(version=5), UNREAD, settings)
+    assert actions[0] == UpdateOutlook(frozenset({field}), "ck1")
+    assert not any(isinstance(a, ApplyToWedSync) for a in actions) and actions[-1].base[field] == BASE[field]
+
+
+def test_removal_in_to_outlook_direction_never_takes_outlook_edits():
+    actions = plan_removal(state(), ws(version=4), present(change_key="ck2", location="Edited"), Settings(direction=Direction.TO_OUTLOOK))
+    assert actions == [DeleteInOutlook("ck2"), Forget()]
