@@ -39,6 +39,7 @@ def _connect(page, supplier) -> OutlookCalendarIntegration:
     expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
     page.get_by_label(re.compile(re.escape(MAILBOX))).check()
     page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
     expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     wait_for(lambda: OutlookEventMapping.objects.filter(integration=integration).count() == 4 and not OutlookSyncHistory.objects.filter(

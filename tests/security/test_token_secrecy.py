@@ -101,6 +101,7 @@ def test_tokens_are_encrypted_at_rest_and_absent_from_logs_responses_and_admin(c
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     secrets["authorization code"] = query["code"]
     assert client.post(f"{BASE}/auth/callback", {"code": query["code"], "state": query["state"]}).status_code == 200
+    assert client.put(f"{BASE}/settings", {"confirmSetup": True}).status_code == 200  # the guided step, choices as offered
     wait_for_idle(client)
     wait_for(lambda: client.get(f"{BASE}/sync").json()["webhookStatus"]["isActive"], message="subscription")
     snapshot("connect")
