@@ -139,6 +139,16 @@ class NotificationTap:
         self.server.server_close()
 
 
+class Drawn:
+    """Stands for ``st.data()`` when one rule runs another's body with values it drew itself."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def draw(self, strategy):
+        return self.values.pop(0)
+
+
 @dataclass
 class Ledger:
     """The last edit per (event, field) since the last settle, and deletes; what must survive."""
@@ -330,6 +340,28 @@ class SyncMachine(RuleBasedStateMachine):
         self.graph.delete_event(MAILBOX, outlook_id)
         self.ledger.deleted[event_id] = "outlook"
         self.log(f"outlook delete {event_id[:6]}")
+
+    # --- the same event changed on both sides before any run reads Outlook (where conflicts come from) ---
+    @precondition(lambda self: self.events)
+    @rule(data=st.data(), theirs=st.sampled_from(("title", "location", "when", "deleted")),
+          ours=st.sampled_from(("title", "location", "when", "deleted")), days=st.sampled_from(WINDOW_DAYS),
+          zone=st.sampled_from(sorted(GRAPH_ZONES)), title=st.sampled_from(TITLES), place=st.sampled_from(PLACES), retyped=st.booleans())
+    def both_sides(self, data, theirs, ours, days, zone, title, place, retyped):
+        """Outlook changes an event (its notification not delivered yet), then the supplier changes it in WedSync."""
+        event_id = data.draw(st.sampled_from(self.events))
+        self.log("both sides:")
+        if theirs == "deleted":
+            self.outlook_delete(Drawn(event_id))
+        elif theirs == "when":
+            self.outlook_move(Drawn(event_id), days, zone)
+        else:
+            self.outlook_edit(Drawn(event_id, title if theirs == "title" else place, retyped), theirs)
+        if ours == "deleted":
+            self.wedsync_delete(Drawn(event_id))
+        elif ours == "when":
+            self.wedsync_move(Drawn(event_id), days)
+        else:
+            self.wedsync_edit(Drawn(event_id, title if ours == "title" else place), ours)
 
     # --- the supplier's own Outlook events (busy blocks for WedSync; never changed by it) ---
     @rule(days=st.sampled_from(WINDOW_DAYS[:4]), zone=st.sampled_from(sorted(GRAPH_ZONES)), all_day=st.booleans(),
