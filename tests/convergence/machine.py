@@ -506,12 +506,14 @@ class SyncMachine(RuleBasedStateMachine):
         return out
 
     def vanished(self) -> list[str]:
-        """Conflicts shown at the last settle that went away without the supplier deciding (deleting it in WedSync is deciding)."""
+        """Conflicts shown at the last settle that went away without the supplier deciding."""
         rows = {r["wedSyncEventId"]: r for r in convergence._pages(self.api_client, f"{BASE}/events", "events")}
         now = {event_id: {c["field"] for c in row.get("syncConflicts") or []} for event_id, row in rows.items() if row["syncStatus"] == "conflict"}
+        # The supplier deleting it is deciding: in WedSync, or in Outlook once WedSync's side is deleted too (deleted on
+        # both sides, nothing left to decide: the plan's R3b).
         out = [f"conflict on {sorted(fields)} of {event_id[:6]} vanished without the supplier deciding"
                for event_id, fields in self.shown.items()
-               if event_id not in now and self.ledger.deleted.get(event_id) != "wedsync"]
+               if event_id not in now and not (event_id in self.ledger.deleted and self.live(event_id) is None)]
         self.shown = now
         return out
 
