@@ -23,12 +23,16 @@ done_cases=0; failures=0; seed=$SEED; started=$(date +%s)
 while [ "$done_cases" -lt "$CASES" ]; do
   n=$(( CASES - done_cases < CHUNK ? CASES - done_cases : CHUNK ))
   t0=$(date +%s)
+  before=$(wc -l < test-artifacts/convergence-summary.txt 2>/dev/null || echo 0)
   if CONVERGENCE_CASES=$n CONVERGENCE_STEPS=$STEPS CONVERGENCE_SEED=$seed PYTEST_WORKERS=1 \
       bash scripts/test.sh tests/convergence -q -p no:randomly -s --timeout=0 --hypothesis-seed="$seed" > "test-artifacts/convergence-$seed.log" 2>&1; then
-    echo "seed $seed: $n cases passed in $(( $(date +%s) - t0 )) s" | tee -a "$OUT"
+    # the test's own line: cases run, mean and max seconds per case
+    timing=$(tail -n +"$(( before + 1 ))" test-artifacts/convergence-summary.txt 2>/dev/null | grep '^CONVERGENCE' | tail -1 || true)
+    echo "seed $seed: $n cases passed in $(( $(date +%s) - t0 )) s; ${timing#CONVERGENCE }; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
   else
     failures=$(( failures + 1 ))
     echo "seed $seed: FAILED ($n cases) in $(( $(date +%s) - t0 )) s, see test-artifacts/convergence-$seed.log" | tee -a "$OUT"
+    grep -m1 -A25 -E "not converged|conflicts left|AssertionError" "test-artifacts/convergence-$seed.log" | sed 's/^/    /' >> "$OUT" || true
   fi
   done_cases=$(( done_cases + n )); seed=$(( seed + 1 ))
 done

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings as hsettings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.convergence.machine import SyncMachine, reset_world
+from tests.convergence.machine import TIMEOUT_SECONDS, NotificationTap, SyncMachine, reset_world
 from tests.faults.convergence import ARTIFACTS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -34,13 +34,23 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = old
 
 
-def test_random_interleavings_converge_with_no_lost_edit(api_client, graph, supplier, eager_celery, settings):
+@pytest.fixture
+def tap():
+    """Where Graph sends change notifications in these cases (the machine forwards them to the receiver)."""
+    server = NotificationTap()
+    yield server
+    server.close()
+
+
+def test_random_interleavings_converge_with_no_lost_edit(api_client, graph, supplier, eager_celery, settings, tap):
     # A case asks for a sync far more often than a supplier could (each settle up to 8 POST /sync) and connects anew
     # (GET /auth + POST /auth/callback): over the per-user limits (THROTTLE_SYNC_RATE 20/minute, THROTTLE_AUTH_RATE
     # 10/minute), answered 429 at a point that depends on the wall clock and on earlier cases, so a replayed case
     # failed elsewhere than its first run (hypothesis: Flaky / inconsistent data generation). The limits are
     # tests/security/test_abuse_limits.py's subject, not this one's.
     settings.API_THROTTLE_RATES = {scope: "100000/minute" for scope in settings.API_THROTTLE_RATES}
+    settings.WEBHOOK_PUBLIC_BASE_URL = tap.url  # connecting subscribes; Graph's notifications go to the tap
+    settings.GRAPH_TIMEOUT_SECONDS = TIMEOUT_SECONDS  # a timeout fault costs about a second, not the default 30 s
     cases: list[float] = []
 
     class Machine(SyncMachine):
@@ -55,7 +65,7 @@ def test_random_interleavings_converge_with_no_lost_edit(api_client, graph, supp
             finally:
                 cases.append(time.monotonic() - self.started)
 
-    Machine.api_client, Machine.graph, Machine.supplier = api_client, graph, supplier
+    Machine.api_client, Machine.graph, Machine.supplier, Machine.tap = api_client, graph, supplier, tap
     options = dict(
         max_examples=CASES, stateful_step_count=STEPS, deadline=None, database=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
