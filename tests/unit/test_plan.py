@@ -320,6 +320,18 @@ def test_disconnect_notes_a_conflict_open_before_even_when_outlook_did_not_chang
     assert actions == [NoteOutlookVersion((open_conflict,)), DeleteInOutlook("ck1"), Forget()]
 
 
+def test_disconnect_notes_no_open_conflict_both_sides_now_agree_on():
+    agreed = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
+    actions = plan_disconnect_removal(state(conflicts=(agreed,)), ws(location="The Orangery"), present(location="The Orangery"), SETTINGS)
+    assert actions == [DeleteInOutlook("ck1"), Forget()]
+
+
+def test_disconnect_notes_no_open_wedsync_delete_conflict_of_an_event_live_again():
+    """Its Outlook side is the whole event, not a field value: the event is live in WedSync and nothing is noted."""
+    actions = plan_disconnect_removal(state(conflicts=(delete_conflict("wedsync"),)), ws(version=6), present(), SETTINGS)
+    assert actions == [DeleteInOutlook("ck1"), Forget()]
+
+
 @pytest.mark.parametrize(("wedsync", "settings"), [(ws(deleted=True), SETTINGS), (ws(location="The Walled Garden"), Settings(prefix=PREFIX, reminder=60, direction=Direction.TO_OUTLOOK))])
 def test_disconnect_notes_nothing_for_a_deleted_event_or_one_way_to_outlook(wedsync, settings):
     open_conflict = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
