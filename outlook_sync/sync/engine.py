@@ -370,12 +370,13 @@ class SyncEngine:
 
     # --- scope changes (full runs) ---
     def remove_out_of_scope(self) -> None:
-        """Copies that no longer belong in Outlook (types switched off, a calendar no longer synced) are marked REMOVING.
+        """Copies that no longer belong in Outlook (types switched off, a calendar no longer synced, travel time off) are marked REMOVING.
 
-        :meth:`remove_marked` then reads each one (an unsynced Outlook edit is
-        kept in WedSync), deletes it with ``If-Match`` and forgets it only once
-        Outlook confirmed; one that Outlook refuses stays REMOVING, so every
-        later run (incremental ones too) tries again.
+        :meth:`remove_marked` then settles each one with :func:`plan.plan_leaving_scope`
+        (an event's copy is read, an unsynced Outlook edit kept in WedSync, then deleted
+        with ``If-Match``; see that table for travel blocks and the from_outlook direction)
+        and forgets it only once Outlook confirmed; one that Outlook refuses stays
+        REMOVING, so every later run (incremental ones too) tries again.
         """
         mappings = OutlookEventMapping.objects.filter(integration=self.integration).exclude(sync_state=MappingState.REMOVING)
         stale = [
@@ -389,21 +390,12 @@ class SyncEngine:
         self.remove_marked()
 
     def remove_marked(self) -> None:
+        """Settle every REMOVING copy through the planner (:func:`plan.plan_leaving_scope` decides, this only executes)."""
         rows = list(OutlookEventMapping.objects.filter(integration=self.integration, sync_state=MappingState.REMOVING).select_related("event"))
         self.expect(sum(1 for row in rows if row.pk not in self.counted_rows))  # a full run comes here twice
         for row in rows:
             with self.guard(row):
-                if row.kind == "travel" or not self.pushes:
-                    counts = self.count_row(row)
-                    self.handled.add(row.pk)
-                    with self.counting(counts):
-                        if self.pushes:
-                            self.execute(row, [plan.DeleteInOutlook(None), plan.Forget()], plan.Outlook(plan.Seen.UNREAD))
-                        else:
-                            row.delete()
-                    self.progress(processed=int(counts))
-                    continue
-                self.settle(row, plan.Outlook(plan.Seen.UNREAD), planner=plan.plan_removal)
+                self.settle(row, plan.Outlook(plan.Seen.UNREAD), planner=plan.plan_leaving_scope)
 
     # --- Outlook side ---
     def read_outlook(self, *, full: bool) -> None:
@@ -671,7 +663,7 @@ class SyncEngine:
             prefix_applied=row.prefix_applied if row.prefix_applied is not None else self.prefs.event_prefix,
             reminder_applied=None if reminder in (None, -1) else reminder, reminder_known=reminder is not None,
             conflicts=tuple(merge.SyncConflict.from_contract(c) for c in row.sync_conflicts or []),
-            needs_recreate=row.needs_recreate, pending=row.sync_state == MappingState.PENDING,
+            needs_recreate=row.needs_recreate, pending=row.sync_state == MappingState.PENDING, travel=row.kind == "travel",
         )
 
     def wedsync_of(self, event: CalendarEvent | None, row: OutlookEventMapping | None = None) -> plan.WedSync:

@@ -93,10 +93,28 @@ Merging (R15), per field:
 base), the conflicts, and the prefix/reminder in force; the engine adds the
 ``changeKey`` and version its writes returned.
 
-Removing copies that left the scope (type switched off, calendar switched):
-:func:`plan_removal` reads first (an unread copy gets ReadOutlookAgain), takes
-Outlook's unsynced edits into WedSync, then deletes with ``If-Match``; the
-mapping is forgotten only once Outlook confirmed the removal.
+Removing copies that left the scope (type switched off, calendar switched,
+travel time switched off): :func:`plan_leaving_scope`, first matching row wins:
+
+====  =========================  ===============  ===============================================
+row   mapping, direction         Outlook          actions
+====  =========================  ===============  ===============================================
+L1    any                        DELETED          Forget
+L2    any, from_outlook          any              Forget (this direction never writes Outlook:
+                                                  the copy stays there, unsynced; nothing lost)
+L3    travel block, pushes       any              DeleteInOutlook(None), Forget (see below)
+L4    event, pushes              any              :func:`plan_removal`: reads first (an unread
+                                                  copy gets ReadOutlookAgain), takes Outlook's
+                                                  unsynced edits into WedSync, then deletes with
+                                                  ``If-Match``; the mapping is forgotten only
+                                                  once Outlook confirmed the removal
+====  =========================  ===============  ===============================================
+
+L3 is the one delete in Outlook without ``If-Match``: a travel block is
+WedSync's alone (written one-way from its event, never read back into WedSync;
+an edit of it in Outlook is put back by the engine), so whatever its changeKey
+it holds nothing of the supplier's to keep, and a condition could only cost a
+412 and a re-read.
 """
 from __future__ import annotations
 
@@ -145,6 +163,8 @@ class State:
     needs_recreate: bool = False
     #: Waiting to sync even if WedSync's version did not move (after a resolution or "clear conflicts").
     pending: bool = False
+    #: A travel block: WedSync's alone (written one-way from its event, never read back).
+    travel: bool = False
 
     @property
     def delete_conflict(self) -> merge.SyncConflict | None:
@@ -419,6 +439,17 @@ def _one_way(ours: Mapping[str, Any], theirs: Mapping[str, Any], *, wedsync_wins
 
 
 # --------------------------------------------------------------------------- leaving the scope
+
+
+def plan_leaving_scope(state: State, wedsync: WedSync, outlook: Outlook, settings: Settings) -> list[Action]:
+    """A copy marked for removal by a full run (see the module docstring's L table)."""
+    if outlook.seen is Seen.DELETED:
+        return [Forget()]  # L1
+    if settings.direction is Direction.FROM_OUTLOOK:
+        return [Forget()]  # L2
+    if state.travel:
+        return [DeleteInOutlook(None), Forget()]  # L3
+    return plan_removal(state, wedsync, outlook, settings)  # L4
 
 
 def plan_removal(state: State, wedsync: WedSync, outlook: Outlook, settings: Settings) -> list[Action]:

@@ -28,6 +28,7 @@ from outlook_sync.sync.plan import (
     WedSync,
     plan,
     plan_disconnect_removal,
+    plan_leaving_scope,
     plan_removal,
     strip_applied_prefix,
 )
@@ -319,6 +320,18 @@ def test_disconnect_notes_a_conflict_open_before_even_when_outlook_did_not_chang
     assert actions == [NoteOutlookVersion((open_conflict,)), DeleteInOutlook("ck1"), Forget()]
 
 
+def test_disconnect_notes_no_open_conflict_both_sides_now_agree_on():
+    agreed = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
+    actions = plan_disconnect_removal(state(conflicts=(agreed,)), ws(location="The Orangery"), present(location="The Orangery"), SETTINGS)
+    assert actions == [DeleteInOutlook("ck1"), Forget()]
+
+
+def test_disconnect_notes_no_open_wedsync_delete_conflict_of_an_event_live_again():
+    """Its Outlook side is the whole event, not a field value: the event is live in WedSync and nothing is noted."""
+    actions = plan_disconnect_removal(state(conflicts=(delete_conflict("wedsync"),)), ws(version=6), present(), SETTINGS)
+    assert actions == [DeleteInOutlook("ck1"), Forget()]
+
+
 @pytest.mark.parametrize(("wedsync", "settings"), [(ws(deleted=True), SETTINGS), (ws(location="The Walled Garden"), Settings(prefix=PREFIX, reminder=60, direction=Direction.TO_OUTLOOK))])
 def test_disconnect_notes_nothing_for_a_deleted_event_or_one_way_to_outlook(wedsync, settings):
     open_conflict = merge.SyncConflict("location", "The Walled Garden", "The Orangery", "location", "manual_review")
@@ -499,3 +512,40 @@ def test_r15_a_stored_rule_decides_even_when_wedsync_still_holds_the_base_value(
 def test_removal_in_to_outlook_direction_never_takes_outlook_edits():
     actions = plan_removal(state(), ws(version=4), present(change_key="ck2", location="Edited"), Settings(direction=Direction.TO_OUTLOOK))
     assert actions == [DeleteInOutlook("ck2"), Forget()]
+
+
+# --- leaving the scope (rows L1-L4 of the module docstring) ---
+
+
+@pytest.mark.parametrize("travel", [False, True])
+@pytest.mark.parametrize("direction", list(Direction))
+def test_l1_a_copy_already_gone_is_forgotten(travel, direction):
+    assert plan_leaving_scope(state(travel=travel), ws(), DELETED, Settings(direction=direction)) == [Forget()]
+
+
+@pytest.mark.parametrize("travel", [False, True])
+@pytest.mark.parametrize("outlook", [UNREAD, "edited"])
+def test_l2_from_outlook_only_forgets_and_never_writes_outlook(travel, outlook):
+    outlook = present(change_key="ck2", location="Edited") if outlook == "edited" else outlook
+    assert plan_leaving_scope(state(travel=travel), ws(), outlook, Settings(direction=Direction.FROM_OUTLOOK)) == [Forget()]
+
+
+@pytest.mark.parametrize("direction", [Direction.BIDIRECTIONAL, Direction.TO_OUTLOOK])
+@pytest.mark.parametrize("change_key", [None, "ck1"])
+def test_l3_a_travel_block_is_deleted_whatever_its_change_key(direction, change_key):
+    """WedSync's alone: no read first, no If-Match (nothing of the supplier's to keep), even when the stored key is known."""
+    actions = plan_leaving_scope(state(travel=True, change_key=change_key), ws(), UNREAD, Settings(direction=direction))
+    assert actions == [DeleteInOutlook(None), Forget()]
+
+
+@pytest.mark.parametrize("direction", [Direction.BIDIRECTIONAL, Direction.TO_OUTLOOK])
+def test_l4_an_events_copy_is_read_then_deleted_with_if_match(direction):
+    settings = Settings(direction=direction)
+    assert plan_leaving_scope(state(), ws(), UNREAD, settings) == [ReadOutlookAgain()]
+    assert plan_leaving_scope(state(), ws(), present(change_key="ck2"), settings) == [DeleteInOutlook("ck2"), Forget()]
+
+
+def test_l4_keeps_an_unsynced_outlook_edit_like_plan_removal():
+    outlook = present(change_key="ck2", location="Edited")
+    assert plan_leaving_scope(state(), ws(), outlook, SETTINGS) == plan_removal(state(), ws(), outlook, SETTINGS)
+    assert isinstance(plan_leaving_scope(state(), ws(), outlook, SETTINGS)[0], ApplyToWedSync)
