@@ -183,13 +183,19 @@ def readable_errors(errors: list | None, *, titles: dict[str, str] | None = None
             message = f"“{title}”: {message}"
         elif error.get("eventType") in EVENT_TYPE_LABELS:
             message = f"{EVENT_TYPE_LABELS[error['eventType']]}: {message}"
-        if error.get("retryable"):
+        if error.get("retryable") and not _says_it_retries(message):
             message += " We'll try again automatically."
         lines.append(message)
     extra = len(errors or []) - limit
     if extra > 0:
         lines.append(f"…and {extra} more.")
     return lines
+
+
+def _says_it_retries(message: str) -> bool:
+    """Whether the message already tells the supplier we'll retry (most of ``outlook_sync.wording``'s do): say it once."""
+    lowered = message.lower()
+    return "we'll retry" in lowered or "we'll try again" in lowered or "we'll sync again" in lowered
 
 
 def event_titles(supplier, errors_lists) -> dict[str, str]:

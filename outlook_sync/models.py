@@ -127,6 +127,9 @@ class OutlookCalendarIntegration(models.Model):
     sync_preferences = models.JSONField(default=default_sync_preferences, db_default=Value(default_sync_preferences(), models.JSONField()))
     webhook_subscription_id = models.CharField(max_length=255, null=True, blank=True)
     webhook_expires_at = models.DateTimeField(null=True, blank=True)
+    #: The calendar whose events the subscription watches: the synced calendar when it was made. A switch of
+    #: calendar (or an undo of one) makes the subscription stale; its upkeep replaces it (``subscriptions.maintain``).
+    webhook_calendar_id = models.CharField(max_length=255, null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_status = models.TextField(choices=LastSyncStatus.choices, default=LastSyncStatus.PENDING, db_default=LastSyncStatus.PENDING)
     sync_errors = models.JSONField(default=list, blank=True, db_default=Value([], models.JSONField()))

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,8 +50,9 @@ def subscribe(client: GraphClient, integration: OutlookCalendarIntegration) -> N
     """Create the subscription on the synced calendar's events (Graph validates our endpoint first)."""
     request = _request(integration)
     sub = graph_subscriptions.create(client, request)
-    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(webhook_subscription_id=sub.id, webhook_expires_at=sub.expires_at or request.expires_at)
-    integration.refresh_from_db(fields=["webhook_subscription_id", "webhook_expires_at"])
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(webhook_subscription_id=sub.id, webhook_expires_at=sub.expires_at or request.expires_at,
+                                                                        webhook_calendar_id=integration.calendar_id)
+    integration.refresh_from_db(fields=["webhook_subscription_id", "webhook_expires_at", "webhook_calendar_id"])
     logger.info("Subscribed to Outlook changes for integration %s until %s", integration.pk, integration.webhook_expires_at)
 
 
@@ -72,7 +73,8 @@ def unsubscribe(client: GraphClient, integration: OutlookCalendarIntegration) ->
     if not integration.webhook_subscription_id:
         return False
     graph_subscriptions.delete(client, integration.webhook_subscription_id)
-    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(webhook_subscription_id=None, webhook_expires_at=None)
+    OutlookCalendarIntegration.objects.filter(pk=integration.pk).update(webhook_subscription_id=None, webhook_expires_at=None, webhook_calendar_id=None)
+    integration.webhook_subscription_id = integration.webhook_expires_at = integration.webhook_calendar_id = None
     return True
 
 
@@ -84,6 +86,12 @@ def maintain(integration: OutlookCalendarIntegration) -> str:
             unsubscribe(client, integration)
             return "unsubscribed"
         return "nothing"
+    if integration.webhook_subscription_id and integration.webhook_calendar_id != integration.calendar_id:
+        # The supplier switched calendars (or undid a switch): a subscription watches one calendar's events, so the
+        # old one would keep reporting the calendar WedSync no longer syncs and nothing of the new one.
+        unsubscribe(client, integration)
+        subscribe(client, integration)
+        return "resubscribed"
     if not integration.webhook_subscription_id or not integration.webhook_expires_at or integration.webhook_expires_at <= timezone.now():
         subscribe(client, integration)
         return "subscribed"
@@ -96,7 +104,8 @@ def maintain(integration: OutlookCalendarIntegration) -> str:
 def due_for_upkeep(now: dt.datetime):
     """Integrations whose subscription :func:`maintain` would change now (one query, for the hourly sweep).
 
-    Wanted but missing or lapsing within ``RENEW_WHEN_LEFT``, or present but no longer wanted; never one that
+    Wanted but missing, lapsing within ``RENEW_WHEN_LEFT`` or watching another calendar than the synced one, or
+    present but no longer wanted; never one that
     needs a reconnect, that Outlook throttled or that is being disconnected (the disconnect deletes its
     subscription). Everything else costs the sweep nothing.
     """
@@ -104,7 +113,8 @@ def due_for_upkeep(now: dt.datetime):
     if settings.WEBHOOK_PUBLIC_BASE_URL:
         wanted = Q(webhook_enabled=True, sync_enabled=True, needs_setup=False, calendar_id__isnull=False) & ~Q(calendar_id="")
         lapsing = ~has_one | Q(webhook_expires_at__isnull=True) | Q(webhook_expires_at__lt=now + RENEW_WHEN_LEFT)
-        due = (wanted & lapsing) | (~wanted & has_one)
+        stale = ~Q(webhook_calendar_id=F("calendar_id"))  # watches another calendar than the synced one (or we don't know which)
+        due = (wanted & (lapsing | stale)) | (~wanted & has_one)
     else:
         due = has_one
     return (OutlookCalendarIntegration.objects.filter(needs_reauthorization=False, connection_state=ConnectionState.CONNECTED)

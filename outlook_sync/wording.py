@@ -51,14 +51,15 @@ def user_message(error: BaseException) -> str:
 
 
 def sync_error(error: errors.GraphError, *, event_id: Any = "", event_type: str = "") -> dict[str, Any]:
-    """The spec's ``SyncError`` for one event; ``errorCode`` is Graph's code when it sent one (as the API always showed)."""
-    return {"eventId": str(event_id), "eventType": event_type, "errorCode": error.code or error_code(error),
+    """The spec's ``SyncError`` for one event: the stable WedSync ``errorCode`` (e.g. ``not_found``), never Microsoft's
+    (``ErrorItemNotFound`` is a provider code; the frontend and the supplier get what it means)."""
+    return {"eventId": str(event_id), "eventType": event_type, "errorCode": error_code(error),
             "errorMessage": user_message(error), "retryable": error.retryable}
 
 
 def run_error(error: errors.GraphError) -> dict[str, Any]:
     """A run-level ``SyncError``: the stable WedSync code (e.g. ``needs_reconnect``), not Microsoft's."""
-    return {**sync_error(error), "errorCode": error_code(error)}
+    return sync_error(error)
 
 
 INTERNAL_EVENT_ERROR = {"errorCode": "internal_error", "errorMessage": "Something went wrong syncing this event. We'll retry.", "retryable": True}

@@ -17,7 +17,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from wedsync.api_errors import ApiError
 
@@ -26,7 +25,7 @@ from .. import undoing
 from ..sync import runs, undo
 from ..sync.engine import as_uuid
 from .serializers import StrictRequestSerializer
-from .views import _integration, _validated
+from .views import NoQueryApiView, _integration, _validated
 
 
 class UndoEventRequestSerializer(StrictRequestSerializer):
@@ -80,7 +79,7 @@ class JournalResponseSerializer(serializers.Serializer):
     changes = JournalChangeSerializer(many=True)
 
 
-class SyncChangesApi(APIView):
+class SyncChangesApi(NoQueryApiView):
     @extend_schema(responses=JournalResponseSerializer, summary="What one sync run changed, on each side (WedSync addition)")
     def get(self, request, sync_id):
         integration = _integration(request)
@@ -103,7 +102,7 @@ def _start(integration, changes: list[OutlookSyncChange]) -> Response:
     }).data, status=202)
 
 
-class UndoSyncApi(APIView):
+class UndoSyncApi(NoQueryApiView):
     @extend_schema(request=None, responses={202: UndoResponseSerializer}, summary="Undo every change a sync run made (WedSync addition)")
     def post(self, request, sync_id):
         integration = _integration(request)
@@ -119,7 +118,7 @@ class UndoSyncApi(APIView):
         return _start(integration, open_changes)
 
 
-class UndoEventApi(APIView):
+class UndoEventApi(NoQueryApiView):
     @extend_schema(request=UndoEventRequestSerializer, responses={202: UndoResponseSerializer}, summary="Undo one change of one event (WedSync addition)")
     def post(self, request, event_id):
         integration = _integration(request)

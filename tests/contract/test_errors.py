@@ -117,6 +117,8 @@ def test_query_keys_on_endpoints_that_take_none_are_refused_and_change_nothing(a
         ("post", "sync", {"syncType": "incremental"}), ("get", f"sync/{uuid.uuid4()}", None),
         ("post", f"events/{event_id}/resolve", {"resolutions": {"title": {"useValue": "wedsync"}}}),
         ("post", f"events/{event_id}/force-sync", {"direction": "to_outlook"}), ("put", "settings", {"syncEnabled": False}),
+        ("get", "integration", None), ("get", f"sync/{uuid.uuid4()}/changes", None), ("post", f"sync/{uuid.uuid4()}/undo", {}),
+        ("post", f"events/{event_id}/undo", {"changeId": str(uuid.uuid4())}),
     ]
     for method, path, body in calls:
         response = getattr(api_client, method)(f"{BASE}/{path}?syncType=full_sync&{'x' * 200}=1", body)

@@ -161,6 +161,28 @@ def test_turning_instant_updates_off_deletes_the_subscription_and_disconnect_uns
     assert graph.subscriptions(MAILBOX) == []
 
 
+def test_switching_calendars_moves_the_subscription_and_the_new_calendars_changes_arrive(api_client, graph, live, supplier):
+    """A subscription watches one calendar's events: after a switch it must watch the new one, not the old."""
+    work = graph.create_calendar(MAILBOX, "Work")  # before connecting: in the calendar list the worker caches
+    event = _create_event(api_client)
+    connect(api_client, graph)
+    wait_for_idle(api_client)
+    wait_for(lambda: len(graph.subscriptions(MAILBOX)) == 1, message="subscription on the default calendar")
+    assert graph.subscriptions(MAILBOX)[0]["resource"] != f"/me/calendars/{work['id']}/events"
+
+    assert api_client.put(f"{BASE}/settings", {"calendarId": work["id"]}).status_code == 200
+    wait_for(lambda: [s["resource"] for s in graph.subscriptions(MAILBOX)] == [f"/me/calendars/{work['id']}/events"],
+             message="one subscription, on the new calendar")
+    wait_for_idle(api_client)
+    settle(graph)  # the switch's full sync and its echoes are over: only a notification can bring the next change
+    outlook_id = _outlook_event_of(api_client, event["id"])
+    assert graph.event(MAILBOX, outlook_id)  # the copy now lives in "Work"
+
+    graph.update_event(MAILBOX, outlook_id, graph_when(at(4, 15), at(4, 16)))
+    wait_for(lambda: api_client.get(f"/api/events/{event['id']}/").json()["startsAt"].startswith(at(4, 15).strftime("%Y-%m-%dT%H")),
+             timeout=30, message="notification from the new calendar")
+
+
 def test_availability_reads_synced_busy_time_and_get_schedule_beyond_the_window(api_client, graph, subscribed):
     graph.create_event(MAILBOX, {"subject": "Dentist", **graph_when(at(2, 9), at(2, 10)), "showAs": "busy"})
     graph.create_event(MAILBOX, {"subject": "Lunch (free)", **graph_when(at(2, 12), at(2, 13)), "showAs": "free"})

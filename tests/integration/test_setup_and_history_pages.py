@@ -88,20 +88,24 @@ def test_history_pages_folds_quiet_runs_and_filters_by_event(supplier, other_sup
     for n in range(3):
         _run(integration, 10 - n)  # echoes: changed nothing
     _run(integration, 1, sync_status="failed", sync_errors=[{"eventId": "", "eventType": "", "errorCode": "x", "errorMessage": "Outlook was unreachable.", "retryable": True}])
+    # The engine's own words already say it retries: said once, not twice.
+    _run(integration, 2, sync_status="failed", sync_errors=[{"eventId": "", "eventType": "", "errorCode": "throttled", "retryable": True,
+                                                             "errorMessage": "Outlook is busy and asked us to slow down. We'll retry shortly."}])
     their_run = _run(theirs, 5)
     OutlookSyncChange.objects.create(run=their_run, integration=theirs, wedsync_event_id="secret", event_title="Their secret meeting",
                                      side="wedsync", kind="updated", fields={"title": {"old": "a", "new": "b"}})
     client = _client(supplier)
 
     first = client.get("/calendar/outlook/history/").content.decode()
-    assert first.count('class="history-run ') == 10 and "Page 1 of 2" in first and "13 synces" in first
-    assert "3 synces that changed nothing are folded away" in first
-    assert "Outlook was unreachable." in first  # a failed run that changed nothing is never folded
+    assert first.count('class="history-run ') == 10 and "Page 1 of 2" in first and "14 syncs" in first
+    assert "3 syncs that changed nothing are folded away" in first
+    assert "asked us to slow down. We'll retry shortly." in first and "We'll retry shortly. We'll try again" not in first
+    assert "Outlook was unreachable. We'll try again automatically." in first  # a failed run that changed nothing is never folded
     assert "Their secret meeting" not in first and "Room 11" in first and "Room 12" in first
     second = client.get("/calendar/outlook/history/", {"page": 2}).content.decode()
-    assert second.count('class="history-run ') == 3 and "Page 2 of 2" in second
+    assert second.count('class="history-run ') == 4 and "Page 2 of 2" in second
     everything = client.get("/calendar/outlook/history/", {"quiet": "1"}).content.decode()
-    assert "16 synces" in everything and "folded away" not in everything
+    assert "17 syncs" in everything and "folded away" not in everything
 
     one_event = client.get("/calendar/outlook/history/", {"event": "e1"}).content.decode()
     assert "Syncs that changed “Event 1”" in one_event and one_event.count('class="history-run ') == 6 and "Room 0" not in one_event

@@ -28,7 +28,7 @@ def test_codes_are_distinct():
     assert len(codes) == len(set(codes))
 
 
-def test_a_run_error_carries_the_stable_code_and_an_event_error_graphs_code():
+def test_run_and_event_errors_carry_the_stable_code_never_graphs():
     error = errors.GraphError.from_parts(429, {"Retry-After": "3"}, {"error": {"code": "ApplicationThrottled", "message": "slow down"}})
     assert isinstance(error, errors.ThrottledError)
     run = wording.run_error(error)
@@ -36,7 +36,9 @@ def test_a_run_error_carries_the_stable_code_and_an_event_error_graphs_code():
     assert run == {"eventId": "", "eventType": "", "errorCode": "throttled", "retryable": True,
                    "errorMessage": "Outlook is busy and asked us to slow down. We'll retry shortly."}
     event = wording.sync_error(error, event_id=7, event_type="deadline")
-    assert (event["eventId"], event["eventType"], event["errorCode"]) == ("7", "deadline", "ApplicationThrottled")
+    assert (event["eventId"], event["eventType"], event["errorCode"]) == ("7", "deadline", "throttled")
+    gone = errors.GraphError.from_parts(404, {}, {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found."}})
+    assert wording.sync_error(gone, event_id=8)["errorCode"] == "not_found"  # the provider's code never reaches the API
 
 
 def test_needs_reconnect_and_unknown_errors():
