@@ -165,23 +165,26 @@ def test_subscription_upkeep_fans_out_only_what_needs_renewing(fresh_queues, set
     interactive, background = fresh_queues
     settings.WEBHOOK_PUBLIC_BASE_URL = "https://wedsync.example"
     now = timezone.now()
-    fine = [_integration(n, webhook_subscription_id=f"sub-{n}", webhook_expires_at=now + dt.timedelta(days=5)) for n in range(20)]
-    lapsing = _integration(100, webhook_subscription_id="sub-100", webhook_expires_at=now + dt.timedelta(days=1))
+    fine = [_integration(n, webhook_subscription_id=f"sub-{n}", webhook_expires_at=now + dt.timedelta(days=5), webhook_calendar_id=f"calendar-{n}")
+            for n in range(20)]
+    lapsing = _integration(100, webhook_subscription_id="sub-100", webhook_expires_at=now + dt.timedelta(days=1), webhook_calendar_id="calendar-100")
     missing = _integration(101)
     unwanted = _integration(102, webhook_subscription_id="sub-102", webhook_expires_at=now + dt.timedelta(days=5), webhook_enabled=False)
+    # Watching the calendar the supplier switched away from: replaced (subscriptions.maintain resubscribes).
+    switched = _integration(103, webhook_subscription_id="sub-103", webhook_expires_at=now + dt.timedelta(days=5), webhook_calendar_id="calendar-old")
     skipped = [
         _integration(200, needs_reauthorization=True),
         _integration(201, throttled_until=now + dt.timedelta(minutes=5)),
         _integration(202, webhook_enabled=False),  # none wanted, none there
     ]
-    assert tasks.maintain_subscriptions.apply().get() == 3
+    assert tasks.maintain_subscriptions.apply().get() == 4
     (chunk,) = _take_all(interactive, background)[background]
     assert chunk["args"][0] == ENSURE
-    assert sorted(chunk["args"][1]) == sorted(str(i.pk) for i in (lapsing, missing, unwanted))
+    assert sorted(chunk["args"][1]) == sorted(str(i.pk) for i in (lapsing, missing, unwanted, switched))
     assert not {str(i.pk) for i in [*fine, *skipped]} & set(chunk["args"][1])
     tasks.fan_out_chunk.apply(args=chunk["args"])
     sent = _take_all(interactive, background)
-    assert sent[interactive] == [] and [m["task"] for m in sent[background]] == [ENSURE] * 3
+    assert sent[interactive] == [] and [m["task"] for m in sent[background]] == [ENSURE] * 4
 
 
 def test_notifications_skip_the_middleware_a_browser_needs(client):
