@@ -18,14 +18,9 @@ from tests.conftest import MAILBOX, wait_for
 from tests.e2e.test_outlook_browser import PASSWORD, TIMEOUT_MS, Steps, _idle, chromium_executable, outlook, page  # noqa: F401
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("celery_worker"),
-    pytest.mark.timeout(900),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 EXTRA_EVENTS = 30
 

@@ -13,6 +13,15 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 
+#: The marks of a module of Playwright tests: a real worker (in-process Celery) and live data (transactions), slow.
+BROWSER_TEST_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker"),
+    pytest.mark.timeout(900),  # room for apt-get to install Chromium on a fresh machine
+]
+
 
 def _apt(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     apt = shutil.which("apt-get")

@@ -20,14 +20,9 @@ from tests.conftest import MAILBOX, wait_for
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.test_outlook_browser import ARTIFACTS, PASSWORD, TIMEOUT_MS, chromium_executable, outlook, page  # noqa: F401 (fixtures)
 from wedsync.events import actions as event_actions
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("celery_worker"),
-    pytest.mark.timeout(900),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 def _at(days: int, hour: int) -> dt.datetime:

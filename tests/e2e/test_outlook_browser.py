@@ -17,18 +17,12 @@ import pytest
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, MAILBOX, wait_for
-from tests.e2e.browser_setup import ensure_chromium
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS, ensure_chromium
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("celery_worker"),
-    pytest.mark.timeout(900),  # room for apt-get to install Chromium on a fresh machine; the test itself takes ~30 s
-]
+pytestmark = BROWSER_TEST_MARKS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "correct horse 9"  # the conftest supplier's

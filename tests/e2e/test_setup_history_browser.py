@@ -18,14 +18,9 @@ from tests.e2e.test_outlook_browser import ARTIFACTS, PASSWORD, TIMEOUT_MS, chro
 from tests.e2e.test_undo_browser import _idle
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("celery_worker"),
-    pytest.mark.timeout(900),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 def _sign_in_and_consent(page, base: str, username: str) -> None:

@@ -26,14 +26,9 @@ from tests.e2e.test_outlook_browser import (  # noqa: F401  (fixtures)
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
 from wedsync.events.models import CalendarEvent
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("celery_worker"),
-    pytest.mark.timeout(900),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 def _idle(integration) -> None:
