@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
-import pytest
 
 from outlook_sync import actions
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 from django.utils import timezone
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for

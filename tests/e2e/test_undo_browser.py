@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 
 from outlook_sync.models import OutlookCalendarIntegration, OutlookEventMapping, OutlookSyncChange, OutlookSyncHistory
 from tests.conftest import MAILBOX, wait_for
