@@ -55,3 +55,18 @@ def ensure_chromium() -> str:
 
 if __name__ == "__main__":  # handy for a developer: python -m tests.e2e.browser_setup
     print(ensure_chromium())
+
+
+def connect_in_browser(page, mailbox: str) -> None:
+    """From the "Connect your Outlook calendar" page: Microsoft's (the emulator's) consent for ``mailbox``, then the
+    guided step confirmed with its choices as offered; ends on the connected settings page."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Connect Microsoft Outlook").click()
+    expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
+    page.get_by_label(re.compile(re.escape(mailbox))).check()
+    page.get_by_role("button", name="Accept").click()
+    page.get_by_role("button", name="Start syncing").click()
+    expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()

@@ -17,7 +17,7 @@ from tests.e2e.test_journey_browser import _sign_in
 from tests.e2e.test_outlook_browser import ARTIFACTS, PASSWORD, TIMEOUT_MS, chromium_executable, outlook, page  # noqa: F401 (fixtures)
 from tests.integration.outlook_helpers import at, graph_when
 from wedsync.events import actions as event_actions
-from tests.e2e.browser_setup import BROWSER_TEST_MARKS
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS, connect_in_browser
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -27,14 +27,7 @@ def _shot(page, name: str) -> None:
 
 
 def _connect(page, supplier) -> OutlookCalendarIntegration:
-    from playwright.sync_api import expect
-
-    page.get_by_role("button", name="Connect Microsoft Outlook").click()
-    expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
-    page.get_by_label(re.compile(re.escape(MAILBOX))).check()
-    page.get_by_role("button", name="Accept").click()
-    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
-    expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
+    connect_in_browser(page, MAILBOX)  # consent, then the guided step with its choices as offered
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     wait_for(lambda: OutlookEventMapping.objects.filter(integration=integration).count() == 4 and not OutlookSyncHistory.objects.filter(
         integration=integration, sync_status__in=["queued", "in_progress"]).exists(), timeout=60, message="the first sync")

@@ -19,7 +19,7 @@ from tests.conftest import MAILBOX, wait_for
 from tests.e2e.accessibility import assert_accessible
 from tests.e2e.test_outlook_browser import ARTIFACTS, PASSWORD, TIMEOUT_MS, chromium_executable, outlook, page  # noqa: F401 (fixtures)
 from wedsync.events import actions as event_actions
-from tests.e2e.browser_setup import BROWSER_TEST_MARKS
+from tests.e2e.browser_setup import BROWSER_TEST_MARKS, connect_in_browser
 
 pytestmark = BROWSER_TEST_MARKS
 
@@ -56,12 +56,7 @@ def test_connecting_mails_no_one_and_the_event_form_says_who_a_new_meeting_will_
     _sign_in(page, base, supplier.username, PASSWORD, "/calendar/outlook/")
     expect(page.get_by_role("heading", name="Connect your Outlook calendar")).to_be_visible()
     assert_accessible(page, "not connected")
-    page.get_by_role("button", name="Connect Microsoft Outlook").click()
-    expect(page.get_by_role("heading", name="Permissions requested")).to_be_visible()
-    page.get_by_label(re.compile(re.escape(MAILBOX))).check()
-    page.get_by_role("button", name="Accept").click()
-    page.get_by_role("button", name="Start syncing").click()  # the guided step, choices as offered
-    expect(page.get_by_role("heading", name="Outlook calendar connected")).to_be_visible()
+    connect_in_browser(page, MAILBOX)  # consent, then the guided step with its choices as offered
     expect(page.locator("#sync-progress-percent")).to_have_text("100%", timeout=TIMEOUT_MS)
     integration = OutlookCalendarIntegration.objects.get(user=supplier)
     _idle(integration)
