@@ -6,7 +6,9 @@ with its ``calendar_id`` (the double-booking check reads them with the synced
 calendar's busy time) and never become WedSync events. A full read re-reads
 the window and forgets busy time the read did not list; an incremental read
 follows the link (an expired link, 410, is a full re-read). A calendar deleted
-in Outlook is forgotten with its busy time.
+in Outlook is forgotten with its busy time; one Outlook refuses to read (e.g. 403
+on a shared calendar) keeps its last busy time and is reported on the run, which
+goes on: a busy calendar never stops WedSync's events from syncing.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import logging
 
 from django.utils import timezone
 
+from .. import wording
 from ..graph import calendar_api
-from ..graph.errors import DeltaExpiredError, NotFoundError
+from ..graph.errors import DeltaExpiredError, GraphError, MailboxBusy, NotFoundError, ReauthorizationRequired, ThrottledError
 from ..graph.types import DeltaRemoved, GraphEvent
 from ..models import OutlookBusyCalendar, OutlookBusyTime
 from . import mapping
@@ -36,6 +39,15 @@ def read_busy_calendars(sync, *, full: bool) -> None:
             logger.info("Busy calendar %s of integration %s is gone from Outlook: forgotten", calendar.pk, integration.pk)
             OutlookBusyTime.objects.filter(integration=integration, calendar_id=calendar.calendar_id).delete()
             calendar.delete()
+        except (ReauthorizationRequired, ThrottledError, MailboxBusy):
+            raise  # the whole mailbox: the run ends as for the synced calendar
+        except GraphError as exc:
+            # This calendar only (a shared one Outlook no longer lets us read, a calendar delta refuses): its busy
+            # time stays as last read and the rest of the run goes on; the supplier is told which calendar.
+            logger.warning("Busy calendar %s of integration %s could not be read (%s %s)", calendar.pk, integration.pk, exc.status, exc.code)
+            sync.errors.append({"eventId": "", "eventType": "", "errorCode": wording.error_code(exc), "retryable": True,
+                                "errorMessage": f"We couldn't read your “{calendar.name}” calendar to check for double bookings, "
+                                                "so its appointments may be out of date. Everything else synced; we'll try again with the next sync."})
 
 
 def _read(sync, calendar: OutlookBusyCalendar, *, full: bool) -> None:

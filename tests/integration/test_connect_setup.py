@@ -116,3 +116,24 @@ def test_a_new_wedsync_calendar_is_made_only_when_the_supplier_confirms(api_clie
     made = next(c for c in graph.calendars(MAILBOX) if c["name"] == "WedSync")
     assert [e["subject"] for e in graph.events(MAILBOX, calendar_id=made["id"])] == ["WedSync: Consultation with Priya"]
     assert graph.invitations() == []
+
+
+def test_a_busy_calendar_outlook_refuses_to_read_never_stops_the_sync(api_client, graph, supplier):
+    """A ticked calendar Outlook will not let us read (a colleague's shared calendar: 403) costs only its own busy
+    time: WedSync's events still reach Outlook, and the supplier is told which calendar could not be read."""
+    event = _create(api_client, "Consultation with Priya", at(3, 14), at(3, 15))
+    shared = graph.create_calendar(MAILBOX, "Dana's calendar (shared)")
+    connect(api_client, graph, confirm=False)
+    graph.inject_fault("GET", f".*/calendars/{shared['id']}/calendarView/delta.*", status=403, count=None, error_code="ErrorAccessDenied")
+
+    confirmed = api_client.put(f"{BASE}/settings", {"busyCalendarIds": [shared["id"]], "confirmSetup": True})
+    assert confirmed.status_code == 200, confirmed.content
+    history = wait_for_idle(api_client)
+
+    assert OutlookEventMapping.objects.filter(wedsync_event_id=str(event["id"])).exclude(outlook_event_id="").exists()  # pushed all the same
+    first = next(run for run in history if run["reason"] == "connect")
+    assert first["syncStatus"] == "completed", first
+    job = api_client.get(f"{BASE}/sync/{first['id']}").json()
+    messages = [e["errorMessage"] for e in job["errors"]]
+    assert any("Dana's calendar (shared)" in m for m in messages), job["errors"]
+    assert all("ErrorAccessDenied" not in str(e) for e in job["errors"])  # the supplier's words, never Microsoft's code
