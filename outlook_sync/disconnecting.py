@@ -82,6 +82,14 @@ def advance(disconnect_id) -> float | None:
         return None
     try:
         with locks.exclusive(f"sync-run:{integration.pk}", timeout=30, wait=RUN_LOCK_WAIT_SECONDS, heartbeat=True):
+            # Another copy of this task (a repeated DELETE re-sends it, so may the beat) may have moved the disconnect
+            # on, or finished it and removed the integration, while this one waited for the lock: go on from there.
+            record.refresh_from_db()
+            if record.status == DisconnectStatus.COMPLETED:
+                return None
+            if record.integration_id is None:
+                _mark_finished(record)
+                return None
             integration.refresh_from_db()
             _remove_and_forget(record, integration)
         return None
